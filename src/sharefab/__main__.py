@@ -1,0 +1,3 @@
+from sharefab.cli import app
+
+app()

@@ -1,0 +1,1 @@
+"""FastAPI routers, schemas, auth and RFC 9457 errors."""

@@ -1,0 +1,50 @@
+"""One validated settings object for the whole process (env prefix ``SHAREFAB_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "sharefab-development-secret-change-me"
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{Path('var') / 'sharefab.db'}"
+
+
+class Settings(BaseSettings):
+    """Process configuration. Every field can be set as ``SHAREFAB_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="SHAREFAB_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(default_factory=_default_database_url)
+    secret_key: str = DEV_SECRET_KEY
+    access_token_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    executor: Literal["inline", "ray"] = "inline"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    platform_fee_bps: int = Field(default=300, ge=0, le=10_000)
+    require_services: bool = False
+
+    @model_validator(mode="after")
+    def _refuse_dev_secret_in_production(self) -> Settings:
+        if self.env == "production" and self.secret_key == DEV_SECRET_KEY:
+            raise ValueError(
+                "SHAREFAB_SECRET_KEY must be set to a private value when SHAREFAB_ENV=production"
+            )
+        if self.env == "production" and len(self.secret_key) < 32:
+            raise ValueError("SHAREFAB_SECRET_KEY must be at least 32 characters in production")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own ``Settings`` and inject them)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Pure domain rules: taxonomy, resources, calendars, orders, credit, money, ledger (no I/O)."""

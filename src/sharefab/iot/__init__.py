@@ -1,0 +1,1 @@
+"""Telemetry: MQTT subscriber, HTTP ingest, metering, idle detection."""
