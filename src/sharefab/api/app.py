@@ -1,0 +1,101 @@
+"""The FastAPI application factory.
+
+``create_app(settings)`` builds the engine and session factory from ``settings.database_url``,
+mounts every API router under ``/api/v1`` and installs the RFC 9457 error handlers. The web UI
+and later areas extend it without editing this file::
+
+    app = create_app(settings, extra_api_routers=[rfqs.router], extra_routers=[pages.router])
+    app = create_app(settings, configure=[sharefab.web.install])  # static files, templates
+
+The schema is not created here: run ``sharefab.storage.db.upgrade_database(url)`` first
+(``sharefab serve`` and the tests do).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import Engine
+
+from sharefab import __version__
+from sharefab.api.errors import install_error_handlers
+from sharefab.api.routes import api_routers
+from sharefab.config import Settings, get_settings
+from sharefab.storage.db import make_engine, make_session_factory
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    extra_api_routers: Sequence[APIRouter] = (),
+    extra_routers: Sequence[APIRouter] = (),
+    configure: Sequence[Callable[[FastAPI], None]] = (),
+) -> FastAPI:
+    """The ShareFab HTTP app.
+
+    ``engine`` overrides the one built from ``settings.database_url``; ``extra_api_routers``
+    are mounted under ``/api/v1`` after the built-in ones, ``extra_routers`` at the root (web
+    pages), and each ``configure`` callback gets the app last (to mount static files, add
+    middleware, ...).
+    """
+    settings = settings or get_settings()
+    owns_engine = engine is None
+    db_engine = engine if engine is not None else make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_engine:
+            db_engine.dispose()
+
+    app = FastAPI(
+        title="ShareFab",
+        version=__version__,
+        summary="Shared manufacturing: publish idle capacity, find it, book it.",
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = db_engine
+    app.state.session_factory = make_session_factory(db_engine)
+    install_error_handlers(app)
+    for router in (*api_routers(), *extra_api_routers):
+        app.include_router(router, prefix=API_PREFIX)
+    for router in extra_routers:
+        app.include_router(router)
+    for hook in configure:
+        hook(app)
+    return app
+
+
+def route_table(app: FastAPI) -> set[tuple[str, str]]:
+    """Every ``(METHOD, path)`` the app serves (HEAD omitted), including routers mounted with
+    ``include_router`` and mounts (method ``"MOUNT"``). The tenant-isolation test uses it to
+    notice routes nobody classified."""
+    table: set[tuple[str, str]] = set()
+
+    def add(route: object) -> None:
+        path = getattr(route, "path", None)
+        if path is None:
+            return
+        methods = getattr(route, "methods", None)
+        if methods is None:
+            table.add(("MOUNT", path))
+            return
+        table.update((m, path) for m in methods if m != "HEAD")
+
+    for route in app.routes:
+        contexts = getattr(route, "effective_route_contexts", None)
+        if callable(contexts):  # FastAPI >= 0.16x keeps included routers as one branch
+            for ctx in contexts():
+                add(ctx)
+        else:
+            add(route)
+    return table

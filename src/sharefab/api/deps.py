@@ -1,0 +1,69 @@
+"""Request dependencies as ``Annotated`` aliases: settings, a session per request, the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+
+from sharefab.api.security import decode_access_token
+from sharefab.config import Settings
+from sharefab.services.errors import AuthenticationFailed, FieldError, PermissionDenied
+from sharefab.storage.models import User
+
+TOKEN_URL = "/api/v1/auth/token"
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the app was created with."""
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One session per request, closed (and any open transaction rolled back) at the end.
+
+    Routes never commit: each service function commits its own transaction.
+    """
+    session: Session = request.app.state.session_factory()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_db)]
+TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
+
+
+def get_current_user(session: SessionDep, settings: SettingsDep, token: TokenDep) -> User:
+    """The active user the bearer token names; 401 when missing, invalid or expired."""
+    if not token:
+        message = "not authenticated: send 'Authorization: Bearer <token>'"
+        raise AuthenticationFailed(message, [FieldError("Authorization", message)])
+    claims = decode_access_token(settings, token)
+    user = session.get(User, claims.user_id)
+    if user is None or not user.is_active or user.org_id != claims.org_id:
+        message = "the access token no longer names an active user"
+        raise AuthenticationFailed(message, [FieldError("Authorization", message)])
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_current_admin(user: CurrentUser) -> User:
+    """The caller, who must be an admin of their organization (403 otherwise)."""
+    if user.role != "admin":
+        raise PermissionDenied("only an organization admin may do this")
+    return user
+
+
+CurrentAdmin = Annotated[User, Depends(get_current_admin)]

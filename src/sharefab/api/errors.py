@@ -1,0 +1,189 @@
+"""RFC 9457 problem responses for every error the API can produce.
+
+Every error body is ``application/problem+json``::
+
+    {"type": "https://sharefab.org/problems/validation-error", "title": "Validation failed",
+     "status": 422, "detail": "capabilities[0].code: unknown capability ...",
+     "errors": [{"field": "capabilities[0].code", "message": "unknown capability ..."}]}
+
+``field`` is a dotted path into the request (body fields without the ``body`` prefix, query and
+path parameters by name). Unexpected exceptions become a bare 500 problem: the traceback is
+logged, never sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sharefab.services.errors import (
+    AuthenticationFailed,
+    Conflict,
+    FieldError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    ServiceError,
+)
+from sharefab.storage.errors import BookingConflict, StorageError
+from sharefab.storage.errors import NotFound as RowNotFound
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_BASE = "https://sharefab.org/problems/"
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    slug: str | None = None,
+    title: str | None = None,
+    errors: Sequence[FieldError] = (),
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """A problem+json response; ``slug`` names the problem type (default from the status)."""
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + (slug or phrase.lower().replace(" ", "-").replace("'", "")),
+        "title": title or phrase,
+        "status": status,
+        "detail": detail,
+        "errors": [{"field": e.field, "message": e.message} for e in errors],
+    }
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def field_path(loc: Sequence[int | str]) -> str:
+    """``("body", "capabilities", 0, "code")`` -> ``"capabilities[0].code"``."""
+    parts = list(loc)
+    if (
+        parts
+        and parts[0] in ("body", "query", "path", "header", "cookie", "form")
+        and len(parts) > 1
+    ):
+        parts = parts[1:]
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "body"
+
+
+def _validation_message(err: dict[str, Any]) -> str:
+    if err.get("type") == "json_invalid":
+        reason = (err.get("ctx") or {}).get("error", "")
+        return f"malformed JSON{': ' + str(reason) if reason else ''}"
+    msg = str(err.get("msg", "invalid value"))
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix) :]
+    return msg
+
+
+def _field_errors_of_validation(exc: RequestValidationError) -> list[FieldError]:
+    errors = []
+    for err in exc.errors():
+        loc = err.get("loc", ())
+        if err.get("type") == "json_invalid":
+            loc = ("body",)
+        errors.append(FieldError(field_path(loc), _validation_message(err)))
+    return errors
+
+
+def _detail_of(errors: Sequence[FieldError]) -> str:
+    return "; ".join(f"{e.field}: {e.message}" for e in errors) or "invalid request"
+
+
+async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = _field_errors_of_validation(exc)
+    return problem_response(
+        422, _detail_of(errors), slug="validation-error", title="Validation failed", errors=errors
+    )
+
+
+async def _on_http(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    return problem_response(exc.status_code, detail, headers=getattr(exc, "headers", None))
+
+
+async def _on_service(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    if isinstance(exc, InvalidInput):
+        return problem_response(
+            422, exc.detail, slug="validation-error", title="Validation failed", errors=exc.errors
+        )
+    if isinstance(exc, NotFound):
+        return problem_response(404, exc.detail, slug="not-found", errors=exc.errors)
+    if isinstance(exc, Conflict):
+        return problem_response(409, exc.detail, slug="conflict", errors=exc.errors)
+    if isinstance(exc, AuthenticationFailed):
+        return problem_response(
+            401,
+            exc.detail,
+            slug="authentication-failed",
+            errors=exc.errors,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if isinstance(exc, PermissionDenied):
+        return problem_response(403, exc.detail, slug="permission-denied", errors=exc.errors)
+    return problem_response(400, exc.detail, errors=exc.errors)
+
+
+async def _on_storage(_: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, BookingConflict):
+        return problem_response(409, str(exc), slug="booking-conflict", title="Booking conflict")
+    if isinstance(exc, RowNotFound):
+        return problem_response(404, str(exc), slug="not-found")
+    log.exception("storage error", exc_info=exc)
+    return problem_response(500, "an unexpected storage error occurred; it has been logged")
+
+
+async def _on_value_error(_: Request, exc: Exception) -> JSONResponse:
+    # A domain rule refused the input without a field path: report it against the body.
+    errors = [FieldError("body", str(exc))]
+    return problem_response(
+        422, str(exc), slug="validation-error", title="Validation failed", errors=errors
+    )
+
+
+async def _on_integrity(_: Request, exc: Exception) -> JSONResponse:
+    log.info("integrity error: %s", exc)
+    return problem_response(
+        409, "the change conflicts with stored data (a uniqueness or overlap rule)", slug="conflict"
+    )
+
+
+async def _on_operational(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("database error", exc_info=exc)
+    return problem_response(503, "the database is unavailable; try again", slug="unavailable")
+
+
+async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return problem_response(500, "an unexpected error occurred; it has been logged")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the problem+json handlers on ``app``."""
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(ServiceError, _on_service)
+    app.add_exception_handler(StorageError, _on_storage)
+    app.add_exception_handler(ValueError, _on_value_error)
+    app.add_exception_handler(IntegrityError, _on_integrity)
+    app.add_exception_handler(OperationalError, _on_operational)
+    app.add_exception_handler(Exception, _on_unexpected)

@@ -1,0 +1,56 @@
+"""Users of the caller's organization; only admins create or change them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from sharefab.api.deps import CurrentUser, SessionDep
+from sharefab.api.schemas.common import PROBLEM_RESPONSES
+from sharefab.api.schemas.users import UserCreate, UserPublic, UsersPublic, UserUpdate
+from sharefab.services import users as service
+
+router = APIRouter(prefix="/users", tags=["users"], responses=PROBLEM_RESPONSES)
+
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+@router.get("/me")
+def read_me(user: CurrentUser) -> UserPublic:
+    """The caller."""
+    return UserPublic.model_validate(user)
+
+
+@router.get("")
+def list_users(
+    session: SessionDep, user: CurrentUser, limit: Limit = 50, offset: Offset = 0
+) -> UsersPublic:
+    """Users of the caller's organization."""
+    page = service.list_users(session, user, limit=limit, offset=offset)
+    return UsersPublic(data=[UserPublic.model_validate(u) for u in page.data], count=page.count)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_user(body: UserCreate, session: SessionDep, user: CurrentUser) -> UserPublic:
+    """Add a user to the caller's organization (admins only)."""
+    created = service.create_user(
+        session, user, email=body.email, password=body.password, role=body.role
+    )
+    return UserPublic.model_validate(created)
+
+
+@router.get("/{user_id}")
+def read_user(user_id: int, session: SessionDep, user: CurrentUser) -> UserPublic:
+    """A user of the caller's organization (404 for anyone else's)."""
+    return UserPublic.model_validate(service.get_user(session, user, user_id))
+
+
+@router.patch("/{user_id}")
+def update_user(
+    user_id: int, body: UserUpdate, session: SessionDep, user: CurrentUser
+) -> UserPublic:
+    """Change a user's role, active flag or password (admins only)."""
+    changed = service.update_user(session, user, user_id, **body.model_dump(exclude_unset=True))
+    return UserPublic.model_validate(changed)

@@ -1,0 +1,2 @@
+"""Pydantic request/response schemas, one family per API resource
+(``XCreate`` / ``XUpdate`` / ``XPublic`` / ``XsPublic{data, count}``)."""

@@ -1,0 +1,49 @@
+"""Site schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from sharefab.api.schemas.common import ORMModel
+
+
+class SiteCreate(BaseModel):
+    """A new factory site of the caller's organization."""
+
+    name: str = Field(min_length=1, max_length=200)
+    address: str = ""
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    cluster_id: int | None = None
+
+
+class SiteUpdate(BaseModel):
+    """Fields to change; omitted fields stay as they are."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    address: str | None = None
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    cluster_id: int | None = None
+
+
+class SitePublic(ORMModel):
+    """A site as shown to its organization."""
+
+    id: int
+    org_id: int
+    cluster_id: int | None
+    name: str
+    address: str
+    lat: float | None
+    lon: float | None
+    created_at: datetime
+
+
+class SitesPublic(BaseModel):
+    """A page of sites."""
+
+    data: list[SitePublic]
+    count: int

@@ -1,0 +1,46 @@
+"""User schemas (users belong to exactly one organization)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, EmailStr, Field
+
+from sharefab.api.schemas.common import ORMModel
+
+UserRole = Literal["admin", "planner", "operator", "viewer"]
+
+
+class UserCreate(BaseModel):
+    """A new user in the caller's organization."""
+
+    email: EmailStr
+    password: str = Field(min_length=8, max_length=256)
+    role: UserRole = "viewer"
+
+
+class UserUpdate(BaseModel):
+    """Fields an admin may change; omitted fields stay as they are."""
+
+    role: UserRole | None = None
+    is_active: bool | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=256)
+
+
+class UserPublic(ORMModel):
+    """A user as shown inside their organization (never the password hash)."""
+
+    id: int
+    org_id: int
+    email: str
+    role: str
+    is_active: bool
+    created_at: datetime
+
+
+class UsersPublic(BaseModel):
+    """A page of users."""
+
+    data: list[UserPublic]
+    count: int

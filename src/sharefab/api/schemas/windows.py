@@ -1,0 +1,80 @@
+"""Calendar window and recurring-rule schemas."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, Field, ValidationInfo, field_validator
+
+from sharefab.api.schemas.common import ORMModel
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class WindowCreate(BaseModel):
+    """A published idle window ``[start_at, end_at)``; both need a time zone."""
+
+    start_at: AwareDatetime
+    end_at: AwareDatetime
+
+    @field_validator("end_at")
+    @classmethod
+    def _end_after_start(cls, end_at: datetime, info: ValidationInfo) -> datetime:
+        start_at = info.data.get("start_at")
+        if start_at is not None and end_at <= start_at:
+            raise ValueError(
+                f"must be after start_at ({start_at.isoformat()}); got {end_at.isoformat()}"
+            )
+        return end_at
+
+
+class WindowPublic(ORMModel):
+    """A published idle window."""
+
+    id: int
+    resource_id: int
+    start_at: datetime
+    end_at: datetime
+    source: str
+    rule_id: int | None
+
+
+class WindowsPublic(BaseModel):
+    """A page of windows, oldest first."""
+
+    data: list[WindowPublic]
+    count: int
+
+
+class CalendarRuleCreate(BaseModel):
+    """A recurring rule: either the human form in ``rule`` (e.g.
+    ``"Mon-Fri 18:00-06:00 until 2027-03-31"``) or the structured fields. An ``end_time`` at
+    or before ``start_time`` wraps past midnight. Windows are generated for the next
+    ``horizon_days`` days (from today or ``valid_from``, whichever is later)."""
+
+    rule: str | None = Field(default=None, examples=["Mon-Fri 18:00-06:00 until 2027-03-31"])
+    weekdays: list[Weekday] | None = None
+    start_time: str | None = Field(default=None, pattern=r"^\d{2}:\d{2}$")
+    end_time: str | None = Field(default=None, pattern=r"^\d{2}:\d{2}$")
+    timezone: str = Field(default="UTC", examples=["Asia/Shanghai"])
+    valid_from: date | None = None
+    valid_until: date | None = None
+    horizon_days: int = Field(default=28, ge=1, le=366)
+
+
+class CalendarRulePublic(ORMModel):
+    """A stored rule and the windows it produced now."""
+
+    id: int
+    resource_id: int
+    weekdays: str
+    start_time: str
+    end_time: str
+    timezone: str
+    valid_from: date
+    valid_until: date | None
+    windows_created: int = 0
+    windows_skipped: int = Field(
+        default=0, description="occurrences not created because they overlap existing windows"
+    )

@@ -1,0 +1,221 @@
+"""Read-only figures for the cluster overview pages: factories, public resources per
+capability, idle hours published over the coming days and the booked share of them.
+
+Clusters are platform-wide and readable by everyone; only **public** resources are counted,
+so no tenant learns anything about another's private catalogue from these numbers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Select, distinct, func, select
+from sqlalchemy.orm import Session
+
+from sharefab.services.errors import NotFound
+from sharefab.storage.models import (
+    ACTIVE_BOOKING_STATUSES,
+    Booking,
+    CalendarWindow,
+    Cluster,
+    Organization,
+    Resource,
+    ResourceCapability,
+    Site,
+)
+
+DEFAULT_HORIZON_DAYS = 14
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSummary:
+    """One line of the cluster list."""
+
+    id: int
+    name: str
+    region: str
+    factories: int
+    resources: int
+    idle_hours: float
+
+
+@dataclass(frozen=True, slots=True)
+class FactoryRow:
+    """A factory (organization with a site in the cluster) and its public resource count."""
+
+    org_name: str
+    site_name: str
+    resources: int
+
+
+@dataclass(slots=True)
+class ClusterOverview:
+    """Everything the cluster page shows."""
+
+    id: int
+    name: str
+    region: str
+    description: str
+    horizon_start: datetime
+    horizon_days: int
+    factories: int = 0
+    resources: int = 0
+    resources_per_capability: dict[str, int] = field(default_factory=dict)
+    idle_hours_per_day: list[float] = field(default_factory=list)
+    booked_hours: float = 0.0
+    factory_rows: list[FactoryRow] = field(default_factory=list)
+
+    @property
+    def idle_hours(self) -> float:
+        """Idle unit-hours published over the whole horizon."""
+        return sum(self.idle_hours_per_day)
+
+    @property
+    def utilisation(self) -> float | None:
+        """Booked hours as a share of published hours; ``None`` when nothing is published."""
+        if self.idle_hours <= 0:
+            return None
+        return min(1.0, self.booked_hours / self.idle_hours)
+
+
+def _horizon(now: datetime | None, days: int) -> tuple[datetime, datetime]:
+    if days < 1 or days > 92:
+        raise ValueError(f"horizon_days must be between 1 and 92, got {days}")
+    start = (now or datetime.now(UTC)).astimezone(UTC)
+    start = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    return start, start + timedelta(days=days)
+
+
+def _public_resources_in(cluster_id: int) -> Select[tuple[int]]:
+    return (
+        select(Resource.id)
+        .join(Site, Site.id == Resource.site_id)
+        .where(Site.cluster_id == cluster_id, Resource.is_public.is_(True))
+    )
+
+
+def _idle_hours_per_day(
+    session: Session, cluster_id: int | None, start: datetime, days: int
+) -> dict[int | None, list[float]]:
+    """Published unit-hours per UTC day, per cluster (all clusters when ``cluster_id`` is None)."""
+    end = start + timedelta(days=days)
+    stmt = (
+        select(Site.cluster_id, CalendarWindow.start_at, CalendarWindow.end_at, Resource.capacity)
+        .join(Resource, Resource.id == CalendarWindow.resource_id)
+        .join(Site, Site.id == Resource.site_id)
+        .where(
+            Resource.is_public.is_(True),
+            CalendarWindow.end_at > start,
+            CalendarWindow.start_at < end,
+        )
+    )
+    if cluster_id is not None:
+        stmt = stmt.where(Site.cluster_id == cluster_id)
+    per_cluster: dict[int | None, list[float]] = {}
+    for cid, w_start, w_end, capacity in session.execute(stmt):
+        hours = per_cluster.setdefault(cid, [0.0] * days)
+        _spread(hours, start, max(w_start, start), min(w_end, end), capacity)
+    return per_cluster
+
+
+def _spread(
+    hours: list[float], origin: datetime, begin: datetime, finish: datetime, weight: int
+) -> None:
+    """Add ``weight * (finish - begin)`` hours to the day buckets that interval touches."""
+    while begin < finish:
+        day = int((begin - origin).total_seconds() // 86400)
+        day_end = origin + timedelta(days=day + 1)
+        piece_end = min(finish, day_end)
+        hours[day] += weight * (piece_end - begin).total_seconds() / 3600.0
+        begin = piece_end
+
+
+def list_cluster_summaries(
+    session: Session, *, now: datetime | None = None, horizon_days: int = DEFAULT_HORIZON_DAYS
+) -> list[ClusterSummary]:
+    """Every cluster with its factory count, public resources and idle hours ahead."""
+    start, _ = _horizon(now, horizon_days)
+    factories = dict(
+        session.execute(
+            select(Site.cluster_id, func.count(distinct(Site.org_id))).group_by(Site.cluster_id)
+        ).all()
+    )
+    resources = dict(
+        session.execute(
+            select(Site.cluster_id, func.count(Resource.id))
+            .join(Resource, Resource.site_id == Site.id)
+            .where(Resource.is_public.is_(True))
+            .group_by(Site.cluster_id)
+        ).all()
+    )
+    idle = _idle_hours_per_day(session, None, start, horizon_days)
+    return [
+        ClusterSummary(
+            id=c.id,
+            name=c.name,
+            region=c.region,
+            factories=int(factories.get(c.id, 0)),
+            resources=int(resources.get(c.id, 0)),
+            idle_hours=sum(idle.get(c.id, [])),
+        )
+        for c in session.scalars(select(Cluster).order_by(Cluster.name))
+    ]
+
+
+def cluster_overview(
+    session: Session,
+    cluster_id: int,
+    *,
+    now: datetime | None = None,
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
+) -> ClusterOverview:
+    """The figures of cluster ``cluster_id``; :class:`NotFound` when there is no such cluster."""
+    cluster = session.get(Cluster, cluster_id)
+    if cluster is None:
+        raise NotFound("cluster", cluster_id)
+    start, end = _horizon(now, horizon_days)
+    overview = ClusterOverview(
+        id=cluster.id,
+        name=cluster.name,
+        region=cluster.region,
+        description=cluster.description,
+        horizon_start=start,
+        horizon_days=horizon_days,
+    )
+    public_ids = _public_resources_in(cluster_id)
+    per_site = session.execute(
+        select(Organization.name, Site.name, func.count(Resource.id))
+        .select_from(Site)
+        .join(Organization, Organization.id == Site.org_id)
+        .outerjoin(Resource, (Resource.site_id == Site.id) & Resource.is_public.is_(True))
+        .where(Site.cluster_id == cluster_id)
+        .group_by(Organization.name, Site.name)
+        .order_by(Organization.name, Site.name)
+    ).all()
+    overview.factory_rows = [FactoryRow(org, site, int(n)) for org, site, n in per_site]
+    overview.factories = len({row.org_name for row in overview.factory_rows})
+    overview.resources = sum(row.resources for row in overview.factory_rows)
+    counts: Counter[str] = Counter()
+    for code, n in session.execute(
+        select(ResourceCapability.code, func.count(distinct(ResourceCapability.resource_id)))
+        .where(ResourceCapability.resource_id.in_(public_ids))
+        .group_by(ResourceCapability.code)
+    ):
+        counts[code] = int(n)
+    overview.resources_per_capability = dict(counts.most_common())
+    idle = _idle_hours_per_day(session, cluster_id, start, horizon_days)
+    overview.idle_hours_per_day = idle.get(cluster_id, [0.0] * horizon_days)
+    booked = 0.0
+    for b_start, b_end in session.execute(
+        select(Booking.start_at, Booking.end_at).where(
+            Booking.resource_id.in_(public_ids),
+            Booking.status.in_(ACTIVE_BOOKING_STATUSES),
+            Booking.end_at > start,
+            Booking.start_at < end,
+        )
+    ):
+        booked += (min(b_end, end) - max(b_start, start)).total_seconds() / 3600.0
+    overview.booked_hours = booked
+    return overview

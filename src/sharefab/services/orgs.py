@@ -1,0 +1,81 @@
+"""Register an organization with its first admin, and authenticate users."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sharefab.services.common import transaction
+from sharefab.services.errors import AuthenticationFailed, Conflict, FieldError, InvalidInput
+from sharefab.services.passwords import (
+    DUMMY_HASH,
+    MIN_PASSWORD_LENGTH,
+    hash_password,
+    verify_password,
+)
+from sharefab.storage.models import ORG_ROLES, Organization, User
+
+
+def email_taken(session: Session, email: str) -> bool:
+    """Whether any user (of any organization) already signs in with ``email``."""
+    stmt = select(func.count()).select_from(User).where(User.email == email.strip().lower())
+    return session.scalar(stmt) != 0
+
+
+def register_organization(
+    session: Session, *, org_name: str, roles: Sequence[str], email: str, password: str
+) -> tuple[Organization, User]:
+    """Create organization ``org_name`` with ``roles`` and its first user, an admin.
+
+    Raises :class:`InvalidInput` for an empty name, unknown roles or a short password and
+    :class:`Conflict` when the organization name or the e-mail is already registered.
+    """
+    name = org_name.strip()
+    errors: list[FieldError] = []
+    if not name:
+        errors.append(FieldError("org_name", "must not be empty"))
+    if not roles:
+        errors.append(FieldError("roles", f"give at least one of: {', '.join(ORG_ROLES)}"))
+    for i, role in enumerate(roles):
+        if role not in ORG_ROLES:
+            errors.append(FieldError(f"roles[{i}]", f"unknown role {role!r}; use {ORG_ROLES}"))
+    if len(password) < MIN_PASSWORD_LENGTH:
+        errors.append(FieldError("password", f"must be at least {MIN_PASSWORD_LENGTH} characters"))
+    if errors:
+        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
+    with transaction(session):
+        if session.scalar(select(Organization.id).where(Organization.name == name)) is not None:
+            raise Conflict(
+                f"organization {name!r} is already registered",
+                [FieldError("org_name", "already registered")],
+            )
+        if email_taken(session, email):
+            raise Conflict(
+                f"e-mail {email.lower()!r} is already registered",
+                [FieldError("email", "already registered")],
+            )
+        org = Organization(name=name, roles=sorted(set(roles)))
+        session.add(org)
+        session.flush()
+        admin = User(
+            org_id=org.id,
+            email=email,
+            password_hash=hash_password(password),
+            role="admin",
+            is_active=True,
+        )
+        session.add(admin)
+        session.flush()
+    return org, admin
+
+
+def authenticate(session: Session, email: str, password: str) -> User:
+    """The active user with ``email`` and ``password``; :class:`AuthenticationFailed` otherwise
+    (the same message whether the e-mail or the password was wrong)."""
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    ok = verify_password(password, user.password_hash if user else DUMMY_HASH)
+    if user is None or not ok or not user.is_active:
+        raise AuthenticationFailed("incorrect e-mail or password")
+    return user

@@ -1,0 +1,229 @@
+"""Create, read, change and delete resources, with taxonomy validation of capabilities.
+
+Rules checked here (so the CLI import and the API agree):
+
+* every capability code exists in the taxonomy (an unknown one is named as
+  ``capabilities[i].code`` with close codes suggested), is listed once, and its attribute
+  values fit the capability's typed schema (``capabilities[i].attributes.<name>``);
+* money is integer minor units >= 0, ``currency`` three letters, ``speed_factor`` > 0,
+  ``capacity`` >= 1, ``kind`` and ``category`` from the fixed lists;
+* the site is one of the caller's own sites.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sharefab.domain.taxonomy import Taxonomy, UnknownCapability, load_taxonomy
+from sharefab.services.common import own_resource, require_role, transaction, visible_resource
+from sharefab.services.errors import Conflict, FieldError, InvalidInput
+from sharefab.storage.models import (
+    RESOURCE_CATEGORIES,
+    RESOURCE_KINDS,
+    Booking,
+    Resource,
+    ResourceCapability,
+    Site,
+    User,
+)
+
+#: Plain columns a caller may set (capabilities are handled separately).
+RESOURCE_FIELDS = (
+    "site_id",
+    "name",
+    "kind",
+    "category",
+    "hourly_rate_minor",
+    "setup_cost_minor",
+    "currency",
+    "speed_factor",
+    "capacity",
+    "is_public",
+    "lease_terms",
+    "description",
+)
+NULLABLE_FIELDS = frozenset({"lease_terms"})
+
+
+@lru_cache(maxsize=1)
+def taxonomy() -> Taxonomy:
+    """The shipped process taxonomy (loaded once)."""
+    return load_taxonomy()
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_resource_values(values: Mapping[str, Any]) -> list[FieldError]:
+    """Problems with the plain resource fields present in ``values`` (empty = valid)."""
+    errors: list[FieldError] = []
+    for key, value in values.items():
+        if value is None and key not in NULLABLE_FIELDS and key in RESOURCE_FIELDS:
+            errors.append(FieldError(key, "must not be null"))
+    if "name" in values and values["name"] is not None and not str(values["name"]).strip():
+        errors.append(FieldError("name", "must not be empty"))
+    if values.get("kind") is not None and values["kind"] not in RESOURCE_KINDS:
+        errors.append(FieldError("kind", f"unknown kind {values['kind']!r}; use {RESOURCE_KINDS}"))
+    category = values.get("category")
+    if category is not None and category not in RESOURCE_CATEGORIES:
+        errors.append(
+            FieldError("category", f"unknown category {category!r}; use {RESOURCE_CATEGORIES}")
+        )
+    for key in ("hourly_rate_minor", "setup_cost_minor"):
+        value = values.get(key)
+        if value is None:
+            continue
+        if not _is_int(value):
+            errors.append(FieldError(key, "must be a whole number of minor currency units"))
+        elif value < 0:
+            errors.append(FieldError(key, f"must be >= 0, got {value}"))
+    currency = values.get("currency")
+    if currency is not None and (
+        not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha()
+    ):
+        errors.append(FieldError("currency", f"must be a 3-letter ISO 4217 code, got {currency!r}"))
+    speed = values.get("speed_factor")
+    if speed is not None and (
+        not isinstance(speed, int | float) or isinstance(speed, bool) or not speed > 0
+    ):
+        errors.append(FieldError("speed_factor", f"must be a number > 0, got {speed!r}"))
+    capacity = values.get("capacity")
+    if capacity is not None and (not _is_int(capacity) or capacity < 1):
+        errors.append(FieldError("capacity", f"must be a whole number >= 1, got {capacity!r}"))
+    lease = values.get("lease_terms")
+    if lease is not None and not isinstance(lease, Mapping):
+        errors.append(FieldError("lease_terms", "must be an object"))
+    return errors
+
+
+def check_capabilities(
+    offers: Sequence[Mapping[str, Any]], prefix: str = "capabilities"
+) -> list[FieldError]:
+    """Problems with capability offers ``[{code, attributes}]`` (empty = valid)."""
+    tax = taxonomy()
+    errors: list[FieldError] = []
+    if not offers:
+        errors.append(FieldError(prefix, "give at least one capability"))
+    seen: set[str] = set()
+    for i, offer in enumerate(offers):
+        where = f"{prefix}[{i}]"
+        code = offer.get("code")
+        if not isinstance(code, str) or not code:
+            errors.append(FieldError(f"{where}.code", "required"))
+            continue
+        try:
+            tax.get(code)
+        except UnknownCapability as exc:
+            errors.append(FieldError(f"{where}.code", str(exc)))
+            continue
+        if code in seen:
+            errors.append(FieldError(f"{where}.code", f"{code!r} is listed twice"))
+        seen.add(code)
+        for issue in tax.validate_offer_attributes(code, offer.get("attributes") or {}):
+            field = f"{where}.attributes"
+            if issue.field != "attributes":
+                field += f".{issue.field}"
+            errors.append(FieldError(field, issue.message))
+    return errors
+
+
+def _raise_if(errors: list[FieldError]) -> None:
+    if errors:
+        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
+
+
+def _check_site(session: Session, actor: User, site_id: Any) -> list[FieldError]:
+    site = session.get(Site, site_id) if _is_int(site_id) else None
+    if site is None or site.org_id != actor.org_id:
+        return [FieldError("site_id", f"no site {site_id} in your organization")]
+    return []
+
+
+def _normalized_offers(offers: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [{"code": o["code"], "attributes": dict(o.get("attributes") or {})} for o in offers]
+
+
+def get_resource(session: Session, actor: User, resource_id: int) -> Resource:
+    """Resource ``resource_id`` if it is the caller's or public; 404 otherwise."""
+    return visible_resource(session, actor, resource_id)
+
+
+def create_resource(
+    session: Session, actor: User, *, capabilities: Sequence[Mapping[str, Any]], **values: Any
+) -> Resource:
+    """A new resource of the caller's organization; :class:`InvalidInput` names every bad
+    field (nothing is written then)."""
+    require_role(actor)
+    values = {k: v for k, v in values.items() if k in RESOURCE_FIELDS}
+    errors = check_resource_values(values)
+    if "name" not in values:
+        errors.append(FieldError("name", "required"))
+    if "hourly_rate_minor" not in values:
+        errors.append(FieldError("hourly_rate_minor", "required"))
+    errors += _check_site(session, actor, values.get("site_id"))
+    errors += check_capabilities(capabilities)
+    _raise_if(errors)
+    with transaction(session):
+        resource = Resource(org_id=actor.org_id, **values)
+        resource.capabilities = [ResourceCapability(**o) for o in _normalized_offers(capabilities)]
+        session.add(resource)
+        session.flush()
+    return resource
+
+
+def update_resource(
+    session: Session,
+    actor: User,
+    resource_id: int,
+    *,
+    capabilities: Sequence[Mapping[str, Any]] | None = None,
+    **changes: Any,
+) -> Resource:
+    """Change the given fields of the caller's resource; ``capabilities`` replaces the list."""
+    resource = own_resource(session, actor, resource_id)
+    require_role(actor)
+    changes = {k: v for k, v in changes.items() if k in RESOURCE_FIELDS}
+    errors = check_resource_values(changes)
+    if "site_id" in changes and changes["site_id"] is not None:
+        errors += _check_site(session, actor, changes["site_id"])
+    if capabilities is not None:
+        errors += check_capabilities(capabilities)
+    _raise_if(errors)
+    with transaction(session):
+        for key, value in changes.items():
+            setattr(resource, key, value)
+        if capabilities is not None:
+            wanted = {o["code"]: o for o in _normalized_offers(capabilities)}
+            kept = []
+            for cap in resource.capabilities:
+                if cap.code in wanted:
+                    cap.attributes = wanted.pop(cap.code)["attributes"]
+                    kept.append(cap)
+            resource.capabilities = kept + [ResourceCapability(**o) for o in wanted.values()]
+        session.flush()
+    return resource
+
+
+def delete_resource(session: Session, actor: User, resource_id: int) -> None:
+    """Delete the caller's resource with its capabilities, windows and rules. Refused (409)
+    once it has bookings (they are history that orders and invoices refer to): make the
+    resource private instead."""
+    resource = own_resource(session, actor, resource_id)
+    require_role(actor)
+    with transaction(session):
+        booked = session.scalar(
+            select(func.count()).select_from(Booking).where(Booking.resource_id == resource.id)
+        )
+        if booked:
+            raise Conflict(
+                f"resource {resource_id} has {booked} booking(s) and cannot be deleted; "
+                "set is_public to false to withdraw it",
+                [FieldError("resource_id", "has bookings")],
+            )
+        session.delete(resource)
