@@ -1,0 +1,47 @@
+"""Jinja2 templates shipped in the package, with the filters the pages share."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from starlette.responses import HTMLResponse
+
+TEMPLATE_DIR = Path(str(resources.files("sharefab.web") / "templates"))
+STATIC_DIR = Path(str(resources.files("sharefab.web") / "static"))
+
+#: Currencies whose minor unit is not 1/100 of the major unit.
+_ZERO_DECIMAL = frozenset({"JPY", "KRW", "VND", "CLP", "ISK"})
+
+templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
+
+
+def format_money(minor: int, currency: str) -> str:
+    """``12345, "CNY"`` -> ``"CNY 123.45"`` (integer minor units, never floats in storage)."""
+    if currency.upper() in _ZERO_DECIMAL:
+        return f"{currency} {minor:,}"
+    sign = "-" if minor < 0 else ""
+    major, cents = divmod(abs(minor), 100)
+    return f"{sign}{currency} {major:,}.{cents:02d}"
+
+
+def format_instant(value: datetime, tz: str = "UTC") -> str:
+    """An aware datetime shown in ``tz`` as ``2026-11-23 18:00``."""
+    return value.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+
+
+templates.env.filters["money"] = format_money
+templates.env.filters["instant"] = format_instant
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    """Render template ``name`` with ``context`` plus the signed-in viewer (if any)."""
+    full = {"viewer": getattr(request.state, "viewer", None), **context}
+    return templates.TemplateResponse(request, name, full, status_code=status_code)
