@@ -40,7 +40,7 @@ def _lat_lon_checks(table: str) -> list[sa.CheckConstraint]:
 
 def upgrade() -> None:
     """Create the foundation tables (and the PostgreSQL overlap guard)."""
-    is_postgres = op.get_bind().dialect.name == "postgresql"
+    is_postgres = op.get_context().dialect.name == "postgresql"
     if is_postgres:
         op.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
 
