@@ -15,12 +15,13 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import sys
 import time
 from bisect import bisect_right
 from math import ceil, hypot
 
-from sharefab.scheduling.generator import CALENDARS, _windows
-from sharefab.scheduling.index import INF, FreeIndex, _subtract
+from sharefab.scheduling.generator import CALENDARS, calendar_windows
+from sharefab.scheduling.index import INF, FreeIndex, subtract
 from sharefab.scheduling.model import Booking, Job, Mode, Operation, ProblemData, Resource, Solution
 from sharefab.scheduling.quote import JobSpec, insert_job
 from sharefab.scheduling.validator import validate
@@ -44,7 +45,7 @@ class NoIndexBaseline(FreeIndex):
         ws = self._ws[resource]
         we = self._we[resource]
         saved = self._fs[unit], self._fe[unit]
-        fs, fe = _subtract(ws or [0], we or [INF], self._os[unit], self._oe[unit])
+        fs, fe = subtract(ws or [0], we or [INF], self._os[unit], self._oe[unit])
         self._fs[unit], self._fe[unit] = fs, fe
         try:
             return super().earliest_on_unit(unit, t, duration, resumable)
@@ -59,7 +60,7 @@ def build_plan(seed: int) -> tuple[list[Resource], list[list[int]], list[list[in
     resources = []
     for r in range(N_RESOURCES):
         kind = rng.choices(range(len(CALENDARS)), weights=(0.25, 0.4, 0.2, 0.15))[0]
-        windows = _windows(kind, WEEKS)
+        windows = calendar_windows(kind, WEEKS)
         spans = windows if windows is not None else ((0, WEEKS * 7 * 1440),)
         capacity = rng.choice((2, 3)) if rng.random() < 0.1 else 1
         # per_resource non-overlapping bookings at random places inside the windows
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quotes", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv if argv is not None else [])
     rng = random.Random(args.seed + 1)
     resources, tt, tc = build_plan(args.seed)
     n_book = sum(len(r.bookings) for r in resources)
@@ -225,4 +226,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -43,7 +43,7 @@ WEEKLY_MINUTES = (7 * DAY, 5 * 16 * 60, 5 * 8 * 60, 5 * 12 * 60)
 __all__ = ["lower_bound", "synthetic_cluster"]
 
 
-def _windows(kind: int, weeks: int) -> tuple[tuple[int, int], ...] | None:
+def calendar_windows(kind: int, weeks: int) -> tuple[tuple[int, int], ...] | None:
     _, daily, weekdays_only = CALENDARS[kind]
     if daily is None:
         return None
@@ -132,7 +132,7 @@ def synthetic_cluster(
     weeks = int(3 * load_weeks + release_spread / WEEK) + 3
     resources = []
     for i in range(n_resources):
-        windows = _windows(kinds[i], weeks)
+        windows = calendar_windows(kinds[i], weeks)
         resources.append(
             Resource(
                 f"R{i}-{CALENDARS[kinds[i]][0]}",

@@ -25,7 +25,7 @@ from sharefab.scheduling.model import ProblemData, Resource
 INF = 1 << 62
 
 
-def _subtract(
+def subtract(
     ws: Sequence[int], we: Sequence[int], os_: Sequence[int], oe: Sequence[int]
 ) -> tuple[list[int], list[int]]:
     """Windows minus occupied intervals (both sorted and disjoint)."""
@@ -105,7 +105,7 @@ class FreeIndex:
                 self._ws.append(ws)
                 self._we.append(we)
             for os_, oe in _assign_units(res):
-                fs, fe = _subtract(ws, we, os_, oe)
+                fs, fe = subtract(ws, we, os_, oe)
                 self._fs.append(fs)
                 self._fe.append(fe)
                 self._os.append(os_)
