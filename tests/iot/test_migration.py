@@ -32,8 +32,8 @@ def test_upgrade_downgrade_and_models_agree(tmp_path: Path) -> None:
             MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
         )
         assert diff == []
-        uniques = inspect(conn).get_unique_constraints("telemetry")
-        assert {"resource_id", "message_id"} in [set(u["column_names"]) for u in uniques]
+        key = inspect(conn).get_pk_constraint("telemetry")["constrained_columns"]
+        assert key == ["resource_id", "message_id"]
     command.downgrade(alembic_config(url), "0001")
     with engine.connect() as conn:
         assert not TABLES & set(inspect(conn).get_table_names())

@@ -2,7 +2,8 @@
 
 One call of :meth:`TelemetryWriter.write` is one database transaction that
 
-1. drops messages for resources that do not exist into the dead-letter table,
+1. drops messages for resources that do not exist into the dead-letter table (the
+   telemetry table has no foreign key, for load speed; known resource ids are cached),
 2. inserts the valid messages with ``INSERT ... ON CONFLICT (resource_id, message_id) DO
    NOTHING`` so a message delivered twice (MQTT QoS 1 redelivery, a device retry, two
    ingesters) is stored exactly once, and counts how many were new,
@@ -28,7 +29,7 @@ from sqlalchemy import Connection, Engine, select, text
 
 from sharefab.iot.schema import Rejection, TelemetryMessage
 from sharefab.storage.models import Resource
-from sharefab.storage.telemetry_models import TelemetryDeadLetter
+from sharefab.storage.telemetry_models import SecurityEvent, TelemetryDeadLetter
 from sharefab.storage.types import utc_now
 
 WriteMethod = Literal["auto", "copy", "unnest", "rows"]
@@ -86,6 +87,29 @@ class DeadLetter:
             resource_id=rejection.resource_id,
             message_id=rejection.message_id,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityEventRow:
+    """An audit record to store with a batch (see ``security_events``)."""
+
+    kind: str
+    source: Source
+    detail: str
+    key_id: str | None = None
+    device_resource_id: int | None = None
+    target_resource_id: int | None = None
+
+    def as_row(self) -> dict[str, Any]:
+        """Column values for ``security_events``."""
+        return {
+            "kind": self.kind,
+            "source": self.source,
+            "detail": self.detail,
+            "key_id": self.key_id,
+            "device_resource_id": self.device_resource_id,
+            "target_resource_id": self.target_resource_id,
+        }
 
 
 @dataclass(slots=True)
@@ -146,21 +170,17 @@ class TelemetryWriter:
         *,
         source: Source = "mqtt",
         topics: Sequence[str | None] | None = None,
+        security_events: Sequence[SecurityEventRow] = (),
     ) -> IngestResult:
         """Store one batch in one transaction and report what happened.
 
         ``topics`` (parallel to ``messages``) is only used to label dead letters of messages
-        for unknown resources.
+        for unknown resources; ``security_events`` are audit rows written in the same
+        transaction (e.g. a device reporting for another resource).
         """
-        try:
-            return self._write_once(messages, dead_letters, source=source, topics=topics)
-        except Exception as exc:
-            if not _is_foreign_key_error(exc):
-                raise
-            # a resource was deleted after it entered the cache: forget the cache, retry once
-            with self._lock:
-                self._known.clear()
-            return self._write_once(messages, dead_letters, source=source, topics=topics)
+        return self._write_once(
+            messages, dead_letters, source=source, topics=topics, events=security_events
+        )
 
     # -- internals ------------------------------------------------------------------------
     def _write_once(
@@ -170,6 +190,7 @@ class TelemetryWriter:
         *,
         source: Source,
         topics: Sequence[str | None] | None,
+        events: Sequence[SecurityEventRow],
     ) -> IngestResult:
         result = IngestResult()
         letters = list(dead_letters)
@@ -198,6 +219,12 @@ class TelemetryWriter:
                 result.duplicates = len(messages) - inserted
             if letters:
                 write_dead_letters(conn, letters)
+            if events:
+                now = utc_now()
+                conn.execute(
+                    SecurityEvent.__table__.insert(),
+                    [{"occurred_at": now, **e.as_row()} for e in events],
+                )
         result.rejected = len(letters)
         result.rejections = letters
         return result
@@ -294,11 +321,6 @@ def write_dead_letters(conn: Connection, letters: Iterable[DeadLetter]) -> int:
     if rows:
         conn.execute(TelemetryDeadLetter.__table__.insert(), rows)
     return len(rows)
-
-
-def _is_foreign_key_error(exc: BaseException) -> bool:
-    text_ = str(exc).lower()
-    return "foreign key" in text_ and ("violat" in text_ or "constraint failed" in text_)
 
 
 def count_rows(engine: Engine, since: datetime | None = None) -> dict[str, int]:

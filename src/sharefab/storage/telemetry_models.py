@@ -19,7 +19,6 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -35,11 +34,17 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Telemetry(Base):
-    """One observation of one resource; stored once per (resource_id, message_id)."""
+    """One observation of one resource, stored once per (resource_id, message_id).
+
+    This is the high-volume table, so it deviates from the usual shape on purpose: the natural
+    key (resource_id, message_id) is the primary key (the deduplication constraint, no
+    surrogate id and its extra index) and there is no foreign key to ``resources`` (a per-row
+    referential check halves bulk-load speed; the writer checks resource ids against the
+    resources table itself, and telemetry of a deleted resource is inert history).
+    """
 
     __tablename__ = "telemetry"
     __table_args__ = (
-        UniqueConstraint("resource_id", "message_id", name="uq_telemetry_resource_message"),
         Index("ix_telemetry_resource_id_ts", "resource_id", "ts"),
         CheckConstraint(_one_of("state", TELEMETRY_STATES), name="state"),
         CheckConstraint(
@@ -48,9 +53,8 @@ class Telemetry(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"))
-    message_id: Mapped[int] = mapped_column(BigInteger)
+    resource_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     ts: Mapped[datetime]
     state: Mapped[str] = mapped_column(String(16))
     cycle_count: Mapped[int] = mapped_column(BigInteger)

@@ -29,9 +29,8 @@ def upgrade() -> None:
     """Create the telemetry tables."""
     op.create_table(
         "telemetry",
-        sa.Column("id", _BIGID, autoincrement=True, nullable=False),
-        sa.Column("resource_id", sa.Integer(), nullable=False),
-        sa.Column("message_id", sa.BigInteger(), nullable=False),
+        sa.Column("resource_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("message_id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("ts", _UTC, nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("cycle_count", sa.BigInteger(), nullable=False),
@@ -48,14 +47,7 @@ def upgrade() -> None:
             "cycle_count >= 0 AND run_seconds >= 0 AND spindle_seconds >= 0 AND energy_wh >= 0",
             name=op.f("ck_telemetry_counters_nonneg"),
         ),
-        sa.ForeignKeyConstraint(
-            ["resource_id"],
-            ["resources.id"],
-            name=op.f("fk_telemetry_resource_id_resources"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_telemetry")),
-        sa.UniqueConstraint("resource_id", "message_id", name="uq_telemetry_resource_message"),
+        sa.PrimaryKeyConstraint("resource_id", "message_id", name=op.f("pk_telemetry")),
     )
     op.create_index("ix_telemetry_resource_id_ts", "telemetry", ["resource_id", "ts"])
 
