@@ -111,8 +111,10 @@ def test_attribute_schema_is_inherited_and_extended(tax) -> None:
     assert set(milling) <= set(five)
     assert five["envelope_mm"].type is AttributeType.VECTOR3
     assert five["tolerance_mm"].unit == "mm"
+    turning = tax.attribute_schema("separating.machining.turning.cnc")
+    assert "max_turning_diameter_mm" in turning and "max_turning_diameter_mm" not in five
     assert "spindle_speed_rpm" in five and "spindle_speed_rpm" not in tax.attribute_schema(
-        "separating.machining"
+        "separating"
     )
     assert "clamp_force_t" in tax.attribute_schema("primary_shaping.moulding.injection")
     d = tax.get(MILL5).to_dict()
