@@ -10,6 +10,8 @@ lots. Rules:
 * ``"mwkr"`` — most work remaining (longest tail of minimum durations) first;
 * ``"edd"`` — earliest due date first, then earliest ready;
 * ``"slack"`` — least slack first: due date minus remaining work (latest start time);
+* ``"atc"`` — apparent tardiness cost (weight / remaining work, discounted by slack) within
+  coarse ready-time buckets (good for weighted tardiness);
 * ``"auto"`` — several rules suited to the objective, as time allows; the best plan wins.
 
 Quotes for one new job are in :mod:`sharefab.scheduling.quote` (re-exported here).
@@ -21,6 +23,7 @@ import heapq
 import random
 import time
 from collections.abc import Callable
+from math import exp
 
 from sharefab.scheduling.bounds import lower_bound
 from sharefab.scheduling.diagnosis import diagnose, topological_order
@@ -38,8 +41,11 @@ from sharefab.scheduling.model import (
 from sharefab.scheduling.placement import PlacedLot, Weights, place
 from sharefab.scheduling.quote import JobSpec, Quote, insert_job, release_quote
 
-RULES = ("est", "mwkr", "edd", "slack")
+RULES = ("est", "mwkr", "edd", "slack", "atc")
 BIG = 1 << 60
+#: ATC look-ahead (times the mean remaining work) and ready-time bucket (same unit)
+ATC_K = 0.5
+ATC_BUCKET = 3.0
 
 __all__ = ["RULES", "JobSpec", "Quote", "construct", "insert_job", "release_quote"]
 
@@ -49,7 +55,7 @@ def _auto_rules(data: ProblemData) -> list[str]:
     if data.objective.lexicographic:
         kinds = kinds[:1]
     if ObjectiveKind.WEIGHTED_TARDINESS in kinds:
-        return ["slack", "edd", "est", "mwkr"]
+        return ["atc", "est", "slack", "edd"]
     return ["est", "mwkr", "slack", "edd"]
 
 
@@ -117,8 +123,17 @@ def _one_pass(
             return (-tail[i], ready[i], noise[i])
         if rule == "edd":
             return (due_v, ready[i], noise[i])
+        if rule == "atc":
+            # apparent tardiness cost at the op's ready time, in ready-time buckets
+            w = jobs[ops[i].job].weight
+            slack = max(0, due_v - tail[i] - ready[i]) if due is not None else BIG
+            urgency = w / max(tail[i], 1) * exp(-slack / atc_scale)
+            return (ready[i] // atc_bucket, -urgency, noise[i])
         return (due_v - tail[i], ready[i], noise[i])  # slack
 
+    pbar = sum(tail) / max(1, len(tail))
+    atc_scale = ATC_K * pbar
+    atc_bucket = max(1, int(pbar * ATC_BUCKET))
     heap = [(key(i), i) for i in range(len(ops)) if missing[i] == 0]
     heapq.heapify(heap)
     while heap:
