@@ -18,9 +18,11 @@ from sharefab.domain.credit import (
     PaymentEvidence,
     RatingEvidence,
     can_rate,
+    cancelled_by_from_role,
     check_can_rate,
     compute_credit,
     decay_weight,
+    delivery_evidence,
     filter_by_credit,
 )
 from sharefab.domain.orders import OrderState
@@ -227,3 +229,14 @@ def test_more_recent_on_time_deliveries_never_lower_the_score(
         payments=evidence.payments,
     )
     assert compute_credit(more, ["provider"], NOW).score >= before
+
+
+def test_glue_from_order_events_to_evidence() -> None:
+    assert delivery_evidence(NOW, NOW).on_time
+    assert not delivery_evidence(NOW + timedelta(minutes=1), NOW).on_time
+    assert cancelled_by_from_role("provider", "provider") == "self"
+    assert cancelled_by_from_role("provider", "buyer") == "counterparty"
+    assert cancelled_by_from_role("buyer", "buyer") == "self"
+    assert cancelled_by_from_role("buyer", "provider") == "counterparty"
+    assert cancelled_by_from_role("buyer", "operator") == "operator"
+    assert cancelled_by_from_role("provider", "system") == "system"

@@ -39,7 +39,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TypeVar
 
-from sharefab.domain.orders import OrderState, check_aware, parse_state
+from sharefab.domain.orders import ActorRole, OrderState, check_aware, parse_role, parse_state
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -57,9 +57,11 @@ __all__ = [
     "RatingEvidence",
     "RatingPrior",
     "can_rate",
+    "cancelled_by_from_role",
     "check_can_rate",
     "compute_credit",
     "decay_weight",
+    "delivery_evidence",
     "filter_by_credit",
 ]
 
@@ -89,6 +91,26 @@ class DeliveryEvidence:
 
     at: datetime
     on_time: bool
+
+
+def delivery_evidence(delivered_at: datetime, promised_at: datetime) -> DeliveryEvidence:
+    """Evidence for a delivery: on time when delivered no later than the promised date."""
+    check_aware(delivered_at, "delivered_at")
+    check_aware(promised_at, "promised_at")
+    return DeliveryEvidence(delivered_at, delivered_at <= promised_at)
+
+
+def cancelled_by_from_role(scored_as: OrgRole | str, actor: ActorRole | str) -> CancelledBy:
+    """Who cancelled, seen from the firm scored in role ``scored_as``, given the order event's
+    actor role (e.g. a provider scored on an order its buyer cancelled: ``counterparty``)."""
+    role = OrgRole(scored_as)
+    who = parse_role(actor)
+    if who is ActorRole.OPERATOR:
+        return CancelledBy.OPERATOR
+    if who is ActorRole.SYSTEM:
+        return CancelledBy.SYSTEM
+    same = (who is ActorRole.PROVIDER) == (role is OrgRole.PROVIDER)
+    return CancelledBy.SELF if same else CancelledBy.COUNTERPARTY
 
 
 @dataclass(frozen=True, slots=True)
