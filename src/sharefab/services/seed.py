@@ -189,7 +189,7 @@ def seed_database(
     if not 1 <= horizon_days <= 92:
         raise ValueError(f"horizon_days must be between 1 and 92, got {horizon_days}")
     started = time.perf_counter()
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    moment = (now or datetime.now(UTC).replace(minute=0, second=0, microsecond=0)).astimezone(UTC)
     upgrade_database(url)
     engine: Engine = make_engine(url, null_pool=True)
     try:
