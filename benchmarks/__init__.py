@@ -1,0 +1,1 @@
+"""Benchmarks of ShareFab (``make bench`` runs ``python -m benchmarks``)."""

@@ -1,0 +1,488 @@
+"""Large-neighbourhood search over the CP-SAT model.
+
+Start from a feasible plan, then repeatedly: pick a neighbourhood (random jobs, jobs related
+to a seed job by shared resources, a time window, a group of resources, the critical path or the
+tardy jobs), *free* its operations, and re-solve with CP-SAT for a short sub-limit while every
+other operation keeps its resource, lot sizes and its order on unary resources (its times may
+still move, so freed work can be packed tighter). A plan no worse than the incumbent replaces
+it (plateau moves help on makespan). The choice of neighbourhood is adaptive (a score per kind,
+rewarded when it improves), and the neighbourhood size grows when sub-problems are solved to
+optimality without gain and shrinks when they time out. Works on any :class:`ProblemData`:
+calendars, bookings, transport, lots and every objective.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import random
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+
+from ortools.sat.python import cp_model
+
+from sharefab.scheduling.cpsat import CpSatModel, evaluate, objective_key, objective_value
+from sharefab.scheduling.model import Lot, ObjectiveKind, ProblemData, Result, Solution, SolveStatus
+
+Progress = Callable[[str, float], None]
+KINDS = ("random_jobs", "related_jobs", "time_window", "resources", "critical")
+
+
+@dataclass(slots=True)
+class LnsStats:
+    """What the search did; returned in ``Result.stats``."""
+
+    iterations: int = 0
+    improvements: int = 0
+    sub_optimal: int = 0
+
+
+def lns(
+    data: ProblemData,
+    start: Solution,
+    *,
+    time_limit: float,
+    seed: int = 0,
+    workers: int = 1,
+    sub_limit: float = 0.5,
+    lower_bound: float | None = None,
+    model: CpSatModel | None = None,
+    progress: Progress | None = None,
+    parallel: bool = True,
+    rebuild: bool = True,
+) -> Result:
+    """Improve ``start`` (a feasible plan) by large-neighbourhood search until ``time_limit``.
+
+    ``lower_bound`` (if known) stops the search once the incumbent reaches it. With
+    ``parallel`` (the default), ``workers`` sub-problems run at once in threads, one CP-SAT
+    worker each; otherwise one sub-problem at a time uses ``workers`` CP-SAT workers.
+    """
+    started = time.perf_counter()
+    deadline = started + time_limit
+    base = model if model is not None else CpSatModel(data)
+    search = _Search(data, base, random.Random(seed), seed, workers, rebuild)
+    best = start
+    best_terms = evaluate(data, best)
+    best_key = objective_key(data, best_terms)
+    stats = LnsStats()
+    n_ops = len(data.operations)
+    size = max(2.0, min(n_ops, 6 + n_ops * 0.08))
+    threads = max(1, workers) if parallel else 1
+    sub_workers = 1 if parallel else workers
+    pending: dict[Future[tuple[Solution | None, bool]], tuple[str, int]] = {}
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        done_all = False
+        while True:
+            remaining = deadline - time.perf_counter()
+            stop = remaining < 0.05 or n_ops == 0 or done_all
+            if lower_bound is not None and objective_value(data, best_terms) <= lower_bound:
+                stop = True
+            while not stop and len(pending) < threads:
+                kind = search.pick_kind()
+                free = search.neighbourhood(kind, best, int(size))
+                if len(free) >= n_ops:
+                    free = set(range(n_ops))
+                limit = min(sub_limit, remaining)
+                job = pool.submit(search.solve_sub, best, best_terms, free, limit, sub_workers)
+                pending[job] = (kind, len(free))
+            if not pending:
+                break
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for job in finished:
+                kind, n_free = pending.pop(job)
+                solution, optimal = job.result()
+                stats.iterations += 1
+                improved = False
+                if solution is not None:
+                    terms = evaluate(data, solution)
+                    key = objective_key(data, terms)
+                    if key < best_key:
+                        improved = True
+                        stats.improvements += 1
+                        if progress is not None:
+                            progress("lns", objective_value(data, terms))
+                    if key <= best_key:
+                        best, best_terms, best_key = solution, terms, key
+                search.reward(kind, improved)
+                if optimal:
+                    stats.sub_optimal += 1
+                    if not improved:
+                        size = min(float(n_ops), size * 1.1 + 0.5)
+                    if n_free >= n_ops:
+                        done_all = True  # the whole problem was solved to optimality
+                else:
+                    size = max(2.0, size * 0.9)
+    value = objective_value(data, best_terms)
+    status = SolveStatus.FEASIBLE
+    if lower_bound is not None and value <= lower_bound:
+        status = SolveStatus.OPTIMAL
+    return Result(
+        status,
+        value,
+        lower_bound,
+        time.perf_counter() - started,
+        best,
+        solver="lns",
+        stats={
+            "iterations": float(stats.iterations),
+            "improvements": float(stats.improvements),
+            "sub_optimal": float(stats.sub_optimal),
+            "final_size": size,
+        },
+    )
+
+
+class _Search:
+    """Neighbourhood choice and sub-problem solving for :func:`lns`."""
+
+    def __init__(
+        self,
+        data: ProblemData,
+        base: CpSatModel,
+        rng: random.Random,
+        seed: int,
+        workers: int,
+        rebuild: bool = True,
+    ):
+        self.data = data
+        self.base = base
+        self.rng = rng
+        self.seed = seed
+        self.workers = workers
+        self.rebuild = rebuild
+        self.scores = dict.fromkeys(KINDS, 1.0)
+        if ObjectiveKind.MAKESPAN not in dict(data.objective.weights) and not any(
+            j.due is not None for j in data.jobs
+        ):
+            self.scores["critical"] = 0.0
+        self.job_ops = data.job_operations()
+        self.preds = data.predecessors()
+        self.calls = 0
+
+    # -- adaptive choice -------------------------------------------------------------------
+
+    def pick_kind(self) -> str:
+        kinds = [k for k in KINDS if self.scores[k] > 0]
+        return self.rng.choices(kinds, weights=[self.scores[k] for k in kinds])[0]
+
+    def reward(self, kind: str, improved: bool) -> None:
+        if self.scores[kind] <= 0:
+            return
+        self.scores[kind] = max(0.1, 0.9 * self.scores[kind] + (1.0 if improved else 0.05))
+
+    # -- neighbourhoods --------------------------------------------------------------------
+
+    def neighbourhood(self, kind: str, sol: Solution, size: int) -> set[int]:
+        """Operation indices to free (about ``size`` of them)."""
+        builder = {
+            "random_jobs": self._random_jobs,
+            "related_jobs": self._related_jobs,
+            "time_window": self._time_window,
+            "resources": self._resources,
+            "critical": self._critical,
+        }[kind]
+        free = builder(sol, size)
+        if not free:
+            free = self._random_jobs(sol, size)
+        return free
+
+    def _add_jobs(self, jobs: list[int], size: int, free: set[int]) -> set[int]:
+        for j in jobs:
+            if len(free) >= size:
+                break
+            free.update(self.job_ops[j])
+        return free
+
+    def _random_jobs(self, sol: Solution, size: int) -> set[int]:
+        jobs = list(range(len(self.data.jobs)))
+        self.rng.shuffle(jobs)
+        return self._add_jobs(jobs, size, set())
+
+    def _related_jobs(self, sol: Solution, size: int) -> set[int]:
+        """A seed job plus the jobs whose operations run on the same resources around then."""
+        ops = self.data.operations
+        seed_job = self.rng.randrange(len(self.data.jobs))
+        resources: dict[int, list[tuple[int, int]]] = {}
+        for i in self.job_ops[seed_job]:
+            for lot in sol.lots[i]:
+                resources.setdefault(lot.resource, []).append((lot.start, lot.end))
+        scored: list[tuple[float, int]] = []
+        for i, lots in enumerate(sol.lots):
+            if ops[i].job == seed_job:
+                continue
+            for lot in lots:
+                spans = resources.get(lot.resource)
+                if spans:
+                    dist = min(abs(lot.start - s) + abs(lot.end - e) for s, e in spans)
+                    scored.append((dist + self.rng.random(), ops[i].job))
+        scored.sort()
+        order = [seed_job] + [j for _, j in scored]
+        seen: list[int] = []
+        for j in order:
+            if j not in seen:
+                seen.append(j)
+        return self._add_jobs(seen, size, set())
+
+    def _time_window(self, sol: Solution, size: int) -> set[int]:
+        """All operations with a lot overlapping a random time window."""
+        spans = sorted((lot.start, lot.end, i) for i, lots in enumerate(sol.lots) for lot in lots)
+        if not spans:
+            return set()
+        k = self.rng.randrange(max(1, len(spans) - size))
+        free: set[int] = set()
+        for _, _, i in spans[k:]:
+            if len(free) >= size:
+                break
+            free.add(i)
+        return free
+
+    def _resources(self, sol: Solution, size: int) -> set[int]:
+        """The operations on a few random resources, within a random time window."""
+        by_res: dict[int, list[tuple[int, int]]] = {}
+        for i, lots in enumerate(sol.lots):
+            for lot in lots:
+                by_res.setdefault(lot.resource, []).append((lot.start, i))
+        if not by_res:
+            return set()
+        res = list(by_res)
+        self.rng.shuffle(res)
+        chosen = res[: max(2, min(len(res), 1 + len(res) // 4))]
+        ops = sorted(x for r in chosen for x in by_res[r])
+        if len(ops) <= size:
+            return {i for _, i in ops}
+        k = self.rng.randrange(len(ops) - size + 1)
+        return {i for _, i in ops[k : k + size]}
+
+    def _critical(self, sol: Solution, size: int) -> set[int]:
+        """Operations on a critical path (makespan) or of tardy jobs, plus random company."""
+        data = self.data
+        free: set[int] = set()
+        if ObjectiveKind.MAKESPAN in dict(data.objective.weights):
+            free = self._critical_path(sol)
+        else:
+            tardy = _tardy_jobs(data, sol)
+            self.rng.shuffle(tardy)
+            free = self._add_jobs(tardy, max(1, size // 2), set())
+        if len(free) > size:
+            free = set(self.rng.sample(sorted(free), size))
+        extra = self._random_jobs(sol, max(1, size - len(free)))
+        return free | set(list(extra)[: max(0, size - len(free))])
+
+    def _critical_path(self, sol: Solution) -> set[int]:
+        site = [r.site for r in self.data.resources]
+        ends: dict[tuple[int, int], list[int]] = {}
+        for i, lots in enumerate(sol.lots):
+            for lot in lots:
+                ends.setdefault((lot.resource, lot.end), []).append(i)
+        makespan = sol.makespan()
+        stack = [i for i, lots in enumerate(sol.lots) if any(lot.end == makespan for lot in lots)]
+        stack = [self.rng.choice(stack)] if stack else []
+        path: set[int] = set()
+        while stack:
+            i = stack.pop()
+            if i in path:
+                continue
+            path.add(i)
+            lot = min(sol.lots[i], key=lambda x: x.start)
+            tight = [
+                a
+                for a in self.preds[i]
+                for la in sol.lots[a]
+                if la.end + self.data.travel(site[la.resource], site[lot.resource]) == lot.start
+            ]
+            tight += ends.get((lot.resource, lot.start), [])
+            if tight:
+                stack.append(self.rng.choice(tight))
+        return path
+
+    # -- sub-problem -----------------------------------------------------------------------
+
+    def solve_sub(
+        self,
+        incumbent: Solution,
+        terms: dict[ObjectiveKind, int],
+        free: set[int],
+        limit: float,
+        workers: int = 1,
+    ) -> tuple[Solution | None, bool]:
+        """Re-solve with ``free`` operations released; returns (plan or None, proved optimal)."""
+        if self.rebuild:
+            cm = CpSatModel(self._restricted(incumbent, free), horizon=self.base.variables.horizon)
+            model = cm.model
+        else:
+            cm = self.base
+            model = cm.model.clone()
+            model.clear_hints()
+            model.clear_objective()
+        self._fix_others(cm, model, incumbent, free)
+        self._set_objective(cm, model, terms)
+        cm.add_hint(incumbent, model)
+        solver = cp_model.CpSolver()
+        solver.parameters.max_time_in_seconds = max(0.01, limit)
+        self.calls += 1
+        solver.parameters.random_seed = self.seed + self.calls
+        solver.parameters.log_search_progress = False
+        solver.parameters.num_workers = workers
+        code = solver.solve(model)
+        if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return None, code == cp_model.INFEASIBLE
+        return cm.extract(solver), code == cp_model.OPTIMAL
+
+    def _restricted(self, sol: Solution, free: set[int]) -> ProblemData:
+        """``data`` where every fixed operation keeps only the modes its lots use."""
+        ops = list(self.data.operations)
+        for i, op in enumerate(ops):
+            if i in free:
+                continue
+            used = {lot.resource for lot in sol.lots[i]}
+            ops[i] = replace(op, modes=tuple(m for m in op.modes if m.resource in used))
+        return replace(self.data, operations=tuple(ops))
+
+    def _fix_others(
+        self, cm: CpSatModel, model: cp_model.CpModel, sol: Solution, free: set[int]
+    ) -> None:
+        """Fixed operations keep resources, lot sizes and their order on unary resources."""
+        variables = cm.variables
+        sequences: dict[int, list[tuple[int, int, int]]] = {}
+        for i, slots in enumerate(variables.lots):
+            if i in free:
+                continue
+            given = sorted(sol.lots[i], key=lambda lot: lot.resource)
+            for slot_no, slot in enumerate(slots):
+                lot = given[slot_no] if slot_no < len(given) else None
+                if slot.present is not None:
+                    model.add(slot.present == (lot is not None))
+                if lot is None:
+                    continue
+                if not isinstance(slot.quantity, int):
+                    model.add(slot.quantity == lot.quantity)
+                chosen = next(mv for mv in slot.modes if mv.resource == lot.resource)
+                if len(slot.modes) > 1 or slot.present is not None:
+                    model.add(chosen.present == 1)
+                if self.data.resources[lot.resource].capacity == 1:
+                    sequences.setdefault(lot.resource, []).append((lot.start, i, slot_no))
+        for seq in sequences.values():
+            seq.sort()
+            for (_, a, sa), (_, b, sb) in itertools.pairwise(seq):
+                model.add(variables.lots[b][sb].start >= variables.lots[a][sa].end)
+
+    def _set_objective(
+        self, cm: CpSatModel, model: cp_model.CpModel, terms: dict[ObjectiveKind, int]
+    ) -> None:
+        obj = cm.objective
+        weights = list(self.data.objective.weights)
+        if self.data.objective.lexicographic:
+            lex = obj.lexicographic_weights()
+            primary = weights[0][0]
+            model.add(obj.terms[primary] <= terms[primary])
+            model.minimize(obj.combined(lex) if lex is not None else obj.terms[primary])
+            return
+        expr = obj.combined(weights)
+        model.add(expr <= int(objective_value(self.data, terms)))
+        model.minimize(expr)
+
+
+def _tardy_jobs(data: ProblemData, sol: Solution) -> list[int]:
+    completion = [0] * len(data.jobs)
+    for i, lots in enumerate(sol.lots):
+        for lot in lots:
+            j = data.operations[i].job
+            completion[j] = max(completion[j], lot.end)
+    return [j for j, job in enumerate(data.jobs) if job.due is not None and completion[j] > job.due]
+
+
+def list_schedule(data: ProblemData, rng: random.Random | None = None) -> Solution | None:
+    """A quick list-scheduling plan: repeatedly insert the ready (operation, resource) pair that
+    completes earliest into the first gap that fits (ties broken at random when ``rng``).
+
+    Handles unary resources, bookings, releases, precedences and transport times; returns
+    ``None`` for problems it does not cover (calendars, lot splitting, capacity > 1), which then
+    start from CP-SAT's first plan instead.
+    """
+    ops = data.operations
+    if any(r.windows is not None or r.capacity != 1 for r in data.resources) or any(
+        op.splittable for op in ops
+    ):
+        return None
+    site = [r.site for r in data.resources]
+    busy: list[list[tuple[int, int]]] = [
+        [(b.start, b.end) for b in r.bookings] for r in data.resources
+    ]
+    preds = data.predecessors()
+    succs = data.successors()
+    missing = [len(p) for p in preds]
+    ready = {i for i in range(len(ops)) if missing[i] == 0}
+    placed: dict[int, Lot] = {}
+    tail = _work_remaining(data, succs)
+    while ready:
+        best: tuple[float, int, int, int] | None = None
+        for i in ready:
+            op = ops[i]
+            release = data.jobs[op.job].release
+            priority = -tail[i] * (1.0 + (rng.random() * 0.3 if rng else 0.0))
+            for mode in op.modes:
+                earliest = release
+                for a in preds[i]:
+                    la = placed[a]
+                    earliest = max(
+                        earliest, la.end + data.travel(site[la.resource], site[mode.resource])
+                    )
+                s = _first_gap(busy[mode.resource], earliest, mode.duration)
+                key = (priority, s + mode.duration, i, mode.resource)
+                if best is None or key < best:
+                    best = key
+        if best is None:
+            return None
+        _, _, i, r = best
+        s = best[1] - next(m.duration for m in ops[i].modes if m.resource == r)
+        duration = next(m.duration for m in ops[i].modes if m.resource == r)
+        placed[i] = Lot(r, s, s + duration, ops[i].quantity)
+        bisect.insort(busy[r], (s, s + duration))
+        ready.discard(i)
+        for b in succs[i]:
+            missing[b] -= 1
+            if missing[b] == 0:
+                ready.add(b)
+    if len(placed) != len(ops) or any(not op.modes for op in ops):
+        return None
+    return Solution(tuple((placed[i],) for i in range(len(ops))))
+
+
+def _first_gap(busy: list[tuple[int, int]], earliest: int, duration: int) -> int:
+    """Earliest start >= ``earliest`` of a ``duration``-long gap between sorted busy spans."""
+    t = earliest
+    for s, e in busy:
+        if e <= t:
+            continue
+        if s >= t + duration and (duration > 0 or s > t):
+            return t
+        t = max(t, e)
+    return t
+
+
+def _work_remaining(data: ProblemData, succs: list[list[int]]) -> list[float]:
+    """Per operation: its mean processing time plus the longest such path after it."""
+    mean = [
+        sum(m.duration for m in op.modes) / len(op.modes) if op.modes else 0.0
+        for op in data.operations
+    ]
+    out = [0.0] * len(mean)
+    for i in reversed(_topological(succs)):
+        out[i] = mean[i] + max((out[b] for b in succs[i]), default=0.0)
+    return out
+
+
+def _topological(succs: list[list[int]]) -> list[int]:
+    indegree = [0] * len(succs)
+    for row in succs:
+        for b in row:
+            indegree[b] += 1
+    order = [i for i, d in enumerate(indegree) if d == 0]
+    for i in order:
+        for b in succs[i]:
+            indegree[b] -= 1
+            if indegree[b] == 0:
+                order.append(b)
+    return order

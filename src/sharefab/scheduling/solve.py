@@ -1,0 +1,234 @@
+"""The public entry point of the scheduling engine: :func:`solve`.
+
+Methods:
+
+* ``"heuristic"`` — the constructive insertion heuristic alone (milliseconds);
+* ``"cpsat"`` — the CP-SAT model, hinted with the heuristic's plan (or the given ``hint``);
+* ``"lns"`` — large-neighbourhood search from the heuristic's plan (or the hint);
+* ``"auto"`` — ShareFab's best: heuristic warm start, then CP-SAT (hinted) for part of the
+  time, which also yields a lower bound and often proves optimality; then LNS on the rest of the
+  time from the best plan so far. Stops early once the plan reaches the lower bound.
+
+Infeasibility is a status with a diagnosis, never an exception; bad arguments raise
+``ValueError``.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+
+from sharefab.scheduling.cpsat import CpSatModel, evaluate, objective_key, objective_value
+from sharefab.scheduling.lns import list_schedule, lns
+from sharefab.scheduling.model import Diagnosis, ProblemData, Result, Solution, SolveStatus
+
+Progress = Callable[[str, float], None]
+METHODS = ("auto", "heuristic", "cpsat", "lns")
+
+#: Share of the time limit the "auto" method gives the full CP-SAT model before LNS.
+CPSAT_SHARE = 0.3
+#: Share of the time limit (at most one second) spent on randomised list scheduling.
+WARM_SHARE = 0.05
+
+
+def solve(
+    data: ProblemData,
+    *,
+    method: str = "auto",
+    time_limit: float,
+    seed: int = 0,
+    workers: int = 2,
+    hint: Solution | None = None,
+    progress: Progress | None = None,
+) -> Result:
+    """Schedule ``data`` within ``time_limit`` seconds; returns a :class:`Result`.
+
+    ``progress(stage, objective)`` is called whenever a better plan is found.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+    if not time_limit > 0:
+        raise ValueError(f"time_limit must be positive, got {time_limit}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    if hint is not None and len(hint.lots) != len(data.operations):
+        raise ValueError(
+            f"hint has lots for {len(hint.lots)} operations, problem has {len(data.operations)}"
+        )
+    started = time.perf_counter()
+    if method == "heuristic":
+        result = _heuristic(data, seed)
+        if result is None:
+            raise ValueError("the heuristic method is not available")
+    else:
+        result = _optimise(data, method, time_limit, seed, workers, hint, progress, started)
+    runtime = time.perf_counter() - started
+    if result.status in (SolveStatus.INFEASIBLE, SolveStatus.UNKNOWN) and not result.diagnosis:
+        diagnosis = _diagnose(data)
+        status = SolveStatus.INFEASIBLE if diagnosis else result.status
+        return Result(
+            status, None, None, runtime, None, diagnosis, result.solver, dict(result.stats)
+        )
+    return Result(
+        result.status,
+        result.objective,
+        result.lower_bound,
+        runtime,
+        result.solution,
+        result.diagnosis,
+        result.solver,
+        dict(result.stats),
+    )
+
+
+def _optimise(
+    data: ProblemData,
+    method: str,
+    time_limit: float,
+    seed: int,
+    workers: int,
+    hint: Solution | None,
+    progress: Progress | None,
+    started: float,
+) -> Result:
+    def left() -> float:
+        return time_limit - (time.perf_counter() - started)
+
+    start = hint
+    stats: dict[str, float] = {}
+    if start is None:
+        start = _warm_start(data, seed, min(1.0, WARM_SHARE * time_limit))
+        if start is not None:
+            value = objective_value(data, evaluate(data, start))
+            stats["warm_start"] = value
+            if progress is not None:
+                progress("heuristic", value)
+    model = CpSatModel(data)
+    if model.trivially_infeasible:
+        return Result(SolveStatus.INFEASIBLE, None, None, 0.0, None, solver=method)
+    static_bound = _static_lower_bound(data)
+    if start is not None and static_bound is not None:
+        value = objective_value(data, evaluate(data, start))
+        if value <= static_bound:
+            return Result(
+                SolveStatus.OPTIMAL, value, value, 0.0, start, solver="heuristic", stats=stats
+            )
+    if method == "cpsat":
+        result = model.solve(
+            time_limit=left(), seed=seed, workers=workers, hint=start, progress=progress
+        )
+        return _best_of(data, result, start, stats)
+    share = CPSAT_SHARE if method == "auto" else (0.0 if start is not None else 0.2)
+    lower: float | None = None
+    best = start
+    if share > 0:
+        first = CpSatModel(data).solve(
+            time_limit=left() * share, seed=seed, workers=workers, hint=start, progress=progress
+        )
+        if first.status in (SolveStatus.OPTIMAL, SolveStatus.INFEASIBLE):
+            return _best_of(data, first, start, stats)
+        lower = _max(first.lower_bound, static_bound)
+        best = _better(data, first.solution, best)
+    else:
+        lower = static_bound
+    if best is None:
+        return Result(SolveStatus.UNKNOWN, None, lower, 0.0, None, solver=method, stats=stats)
+    result = lns(
+        data,
+        best,
+        time_limit=max(0.0, left()),
+        seed=seed,
+        workers=workers,
+        lower_bound=lower,
+        model=model,
+        progress=progress,
+    )
+    stats.update(result.stats)
+    return Result(
+        result.status,
+        result.objective,
+        lower,
+        result.runtime,
+        result.solution,
+        solver=method,
+        stats=stats,
+    )
+
+
+def _better(data: ProblemData, a: Solution | None, b: Solution | None) -> Solution | None:
+    if a is None or b is None:
+        return a if b is None else b
+    ka = objective_key(data, evaluate(data, a))
+    kb = objective_key(data, evaluate(data, b))
+    return a if ka <= kb else b
+
+
+def _best_of(
+    data: ProblemData, result: Result, start: Solution | None, stats: dict[str, float]
+) -> Result:
+    """``result``, or the warm start when the solver found nothing better in time."""
+    best = _better(data, result.solution, start)
+    if best is None or best is result.solution:
+        return Result(
+            result.status,
+            result.objective,
+            result.lower_bound,
+            result.runtime,
+            result.solution,
+            solver=result.solver,
+            stats=stats,
+        )
+    value = objective_value(data, evaluate(data, best))
+    return Result(
+        SolveStatus.FEASIBLE, value, result.lower_bound, result.runtime, best, stats=stats
+    )
+
+
+def _warm_start(data: ProblemData, seed: int, budget: float) -> Solution | None:
+    """The best of the constructive heuristic and randomised list scheduling within ``budget``."""
+    started = time.perf_counter()
+    best: Solution | None = None
+    warm = _heuristic(data, seed, budget / 2)
+    if warm is not None and warm.feasible:
+        best = warm.solution
+    rng = random.Random(seed)
+    plan = list_schedule(data)
+    while plan is not None:
+        best = _better(data, plan, best)
+        if time.perf_counter() - started > budget:
+            break
+        plan = list_schedule(data, rng)
+    return best
+
+
+def _heuristic(data: ProblemData, seed: int, budget: float = 1.0) -> Result | None:
+    """The constructive heuristic's plan, if the heuristic module is available."""
+    try:
+        from sharefab.scheduling.heuristic import construct
+    except ImportError:
+        return None
+    return construct(data, seed=seed, time_limit=budget)
+
+
+def _max(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None:
+        return a if b is None else b
+    return max(a, b)
+
+
+def _static_lower_bound(data: ProblemData) -> float | None:
+    """The cheap lower bound of :mod:`sharefab.scheduling.bounds`, if available."""
+    try:
+        from sharefab.scheduling.bounds import lower_bound
+    except ImportError:
+        return None
+    return float(lower_bound(data))
+
+
+def _diagnose(data: ProblemData) -> tuple[Diagnosis, ...]:
+    try:
+        from sharefab.scheduling.diagnosis import diagnose
+    except ImportError:
+        return ()
+    return tuple(diagnose(data))
