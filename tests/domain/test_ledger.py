@@ -41,7 +41,7 @@ from sharefab.domain.ledger_flows import (
     usage_charge,
     usage_lines_from_terms,
 )
-from sharefab.domain.ledger_statement import statement
+from sharefab.domain.ledger_statement import statement, statement_csv
 from sharefab.domain.money import Money
 
 AT = datetime(2026, 11, 5, 9, 0, tzinfo=UTC)
@@ -239,6 +239,8 @@ def test_a_correction_reverses_and_replaces_without_editing() -> None:
         j.post(reverse(wrong, "dep-1-rev2", AT))
     with pytest.raises(ValueError, match="already posted"):
         j.post(wrong)
+    with pytest.raises(ValueError, match="already replaced"):
+        j.post(dataclasses.replace(replacement, id="dep-1-fix2"))
     with pytest.raises(ValueError, match="corrects unknown"):
         j.post(reverse(deposit(BUYER, cny(5), AT, tx_id="ghost"), "r", AT))
 
@@ -271,3 +273,23 @@ def test_statement_shows_running_balances_for_one_organisation() -> None:
     provider_rows = list(statement(txs, org_id=21))
     assert [r.balance_minor for r in provider_rows] == [5_940]
     assert sum(m.amount_minor for m in balances(txs).values()) == 0
+    csv_text = statement_csv(rows)
+    lines = csv_text.splitlines()
+    assert lines[0] == "at,transaction_id,kind,order_ref,account,currency,debit,credit,balance,memo"
+    assert lines[-1].startswith(f"{(AT + timedelta(days=3)).isoformat()},release:O-8,release,O-8,")
+    assert ",60.00,0.00," in lines[-1] and len(lines) == 5
+
+
+def test_a_replacement_needs_the_original_reversed_first() -> None:
+    original = deposit(BUYER, cny(1_000), AT, tx_id="dep-9")
+    j = Journal([original])
+    _, replacement = correct(
+        original,
+        [debit(platform_cash("CNY"), cny(10)), credit(buyer_wallet(BUYER, "CNY"), cny(10))],
+        reversal_id="r9",
+        replacement_id="f9",
+        at=AT,
+    )
+    with pytest.raises(ValueError, match="replaces dep-9, which is not reversed"):
+        j.post(replacement)
+    assert j.balance(buyer_wallet(BUYER, "CNY")) == cny(1_000)

@@ -390,7 +390,8 @@ class Journal:
     """An in-memory, append-only sequence of transactions with ledger-wide checks.
 
     :meth:`post` refuses (``ValueError``, nothing applied) a repeated id, a correction of an
-    unknown transaction, a second reversal of the same transaction, and any transaction that
+    unknown transaction, a second reversal of the same transaction, a replacement of one not
+    yet reversed (or already replaced), and any transaction that
     would leave an account in :data:`NON_NEGATIVE_ACCOUNTS` below zero. The service layer can
     rebuild one from stored transactions and post the new one to validate it before storing.
     """
@@ -399,6 +400,7 @@ class Journal:
         self._transactions: list[Transaction] = []
         self._ids: set[str] = set()
         self._reversed: set[str] = set()
+        self._replaced: set[str] = set()
         self._signed: dict[Account, int] = defaultdict(int)
         for tx in transactions:
             self.post(tx)
@@ -428,6 +430,13 @@ class Journal:
                 raise ValueError(f"transaction {tx.id} corrects unknown {tx.correction_of}")
             if tx.kind is TransactionKind.REVERSAL and tx.correction_of in self._reversed:
                 raise ValueError(f"transaction {tx.correction_of} is already reversed")
+            if tx.kind is not TransactionKind.REVERSAL:
+                if tx.correction_of not in self._reversed:
+                    raise ValueError(
+                        f"transaction {tx.id} replaces {tx.correction_of}, which is not reversed"
+                    )
+                if tx.correction_of in self._replaced:
+                    raise ValueError(f"transaction {tx.correction_of} is already replaced")
         touched: dict[Account, int] = defaultdict(int)
         for p in tx.postings:
             touched[p.account] += p.amount_minor
@@ -443,5 +452,8 @@ class Journal:
             self._signed[account] += delta
         self._transactions.append(tx)
         self._ids.add(tx.id)
-        if tx.kind is TransactionKind.REVERSAL and tx.correction_of is not None:
-            self._reversed.add(tx.correction_of)
+        if tx.correction_of is not None:
+            if tx.kind is TransactionKind.REVERSAL:
+                self._reversed.add(tx.correction_of)
+            else:
+                self._replaced.add(tx.correction_of)

@@ -30,7 +30,9 @@ Cancellation policy (:class:`CancellationPolicy`, defaults shown):
 - ``in_production`` / ``inspected`` (only the operator may cancel): ``production_refund_bps``
   (50 %) refunded, the rest to the providers for the work done;
 - ``shipped`` and later: no cancellation (the state machine refuses it; raise a dispute and
-  use :func:`settle_dispute`). No platform fee is taken on compensation.
+  use :func:`settle_dispute`; an operator resolving a dispute for the buyer,
+  ``disputed -> cancelled``, posts ``settle_dispute`` with ``refund`` = the whole escrow).
+  No platform fee is taken on compensation.
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -10,7 +12,7 @@ from datetime import datetime
 from sharefab.domain.ledger import Account, Transaction, TransactionKind, natural_balance
 from sharefab.domain.money import Money
 
-__all__ = ["STATEMENT_COLUMNS", "StatementRow", "statement"]
+__all__ = ["STATEMENT_COLUMNS", "StatementRow", "statement", "statement_csv"]
 
 
 STATEMENT_COLUMNS: tuple[str, ...] = (
@@ -92,3 +94,13 @@ def statement(
                 balance_minor=bal.amount_minor,
                 memo=tx.memo,
             )
+
+
+def statement_csv(rows: Iterable[StatementRow]) -> str:
+    """The rows as CSV text with a header of :data:`STATEMENT_COLUMNS` (major units)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=STATEMENT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row.as_csv_row())
+    return buffer.getvalue()
