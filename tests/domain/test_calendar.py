@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta, timezone
+from itertools import pairwise
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sharefab.domain.calendar import (
     Interval,
@@ -178,3 +181,35 @@ def test_intersect_and_multiple_rules() -> None:
     # Friday 2026-11-27 18:00 to Monday 00:00 is one continuous idle stretch.
     windows = expand_rules(rules, utc(2026, 11, 23), utc(2026, 11, 30))
     assert windows == [iv((2026, 11, 27, 18), (2026, 11, 30))]
+
+
+_BASE = datetime(2026, 1, 1, tzinfo=UTC)
+_spans = st.lists(
+    st.tuples(st.integers(0, 60), st.integers(1, 12)).map(
+        lambda t: Interval(_BASE + timedelta(hours=t[0]), _BASE + timedelta(hours=t[0] + t[1]))
+    ),
+    max_size=8,
+)
+
+
+def _hours(intervals: list[Interval]) -> set[int]:
+    out: set[int] = set()
+    for w in intervals:
+        first = int((w.start - _BASE).total_seconds() // 3600)
+        out |= set(range(first, first + int(w.duration.total_seconds() // 3600)))
+    return out
+
+
+def _canonical(intervals: list[Interval]) -> bool:
+    return all(a.end < b.start for a, b in pairwise(intervals))
+
+
+@given(_spans, _spans)
+@settings(max_examples=150, deadline=None)
+def test_interval_algebra_agrees_with_hour_sets(a: list[Interval], b: list[Interval]) -> None:
+    merged, diff, both = merge(a), subtract(a, b), intersect(a, b)
+    assert _hours(merged) == _hours(a) and _canonical(merged)
+    assert _hours(diff) == _hours(a) - _hours(b)
+    assert _hours(both) == _hours(a) & _hours(b)
+    assert all(x.end <= y.start for x, y in pairwise(diff))
+    assert total_duration(a) == timedelta(hours=len(_hours(a)))

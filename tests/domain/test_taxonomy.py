@@ -130,6 +130,7 @@ def test_search_by_english_chinese_code_and_alias(tax) -> None:
     laser = [n.code for n in tax.search("laser cutting")]
     assert laser[0] == "separating.cutting.laser"
     assert [n.code for n in tax.search("milling.5axis")] == [MILL5]
+    assert tax.search("warehouse")[0].code == "logistics.warehousing"
     assert tax.search("no such process xyz") == []
     assert len(tax.search("", limit=7)) == 7
     assert len(tax.search("a", limit=3)) == 3
@@ -145,6 +146,8 @@ def test_unknown_capability_suggests_close_codes(tax) -> None:
         tax.get("milling")
     with pytest.raises(UnknownCapability):
         tax.subsumes("separating", "bogus.code")
+    with pytest.raises(UnknownCapability, match="capability code is empty"):
+        tax.get("  ")
 
 
 OFFER = {

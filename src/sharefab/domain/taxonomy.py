@@ -70,7 +70,7 @@ class UnknownCapability(ValueError):
     def __init__(self, code: str, suggestions: list[str] | None = None) -> None:
         self.code = code
         self.suggestions = list(suggestions or [])
-        msg = f"unknown capability {code!r}"
+        msg = f"unknown capability {code!r}" if code.strip() else "capability code is empty"
         if self.suggestions:
             msg += "; did you mean " + ", ".join(repr(s) for s in self.suggestions) + "?"
         else:
@@ -180,6 +180,8 @@ class Taxonomy:
     def suggest(self, code: str, limit: int = 5) -> list[str]:
         """Codes close to a mistyped ``code`` (by similarity and by shared last segment)."""
         q = code.strip().casefold()
+        if not q:
+            return []
         last = q.rsplit(".", 1)[-1]
         out: list[str] = [c for c in self._nodes if last and c.rsplit(".", 1)[-1] == last]
         for c in difflib.get_close_matches(q, self._nodes, n=limit, cutoff=0.6):
