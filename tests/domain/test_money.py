@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import pytest
 from hypothesis import given
@@ -88,6 +88,9 @@ def test_fee_in_basis_points_rounds_half_to_even() -> None:
     assert Money(50, "CNY").fee_bps(1000) == Money(5, "CNY")
     assert Money(25, "CNY").fee_bps(1000) == Money(2, "CNY")  # 2.5 -> 2 (even)
     assert Money(35, "CNY").fee_bps(1000) == Money(4, "CNY")  # 3.5 -> 4 (even)
+    assert Money(-25, "CNY").fee_bps(1000) == Money(-2, "CNY")
+    huge = 10**30 + 5  # beyond float and default Decimal precision, still exact
+    assert Money(huge, "CNY").fee_bps(5000) == Money(5 * 10**29 + 2, "CNY")
     with pytest.raises(ValueError, match="bps"):
         Money(100, "CNY").fee_bps(10001)
 
@@ -112,7 +115,7 @@ def test_allocation_never_loses_a_unit_and_stays_within_one_of_the_exact_share(
 
 
 @given(
-    amount=st.integers(min_value=0, max_value=10**12),
+    amount=st.integers(min_value=-(10**15), max_value=10**15),
     bps=st.integers(min_value=0, max_value=10_000),
 )
 def test_fee_and_rest_add_back_to_the_amount(amount: int, bps: int) -> None:
@@ -120,3 +123,4 @@ def test_fee_and_rest_add_back_to_the_amount(amount: int, bps: int) -> None:
     assert fee + rest == Money(amount, "USD")
     exact = Decimal(amount) * bps / 10_000
     assert abs(Decimal(fee.amount_minor) - exact) <= Decimal("0.5")
+    assert fee.amount_minor == int(exact.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 __all__ = ["BPS_DENOMINATOR", "CurrencyMismatch", "Money", "minor_digits", "sum_money"]
 
@@ -190,8 +190,13 @@ class Money:
         """``bps`` basis points of this amount, rounded half to even to the minor unit."""
         if _check_int(bps, "bps") < 0 or bps > BPS_DENOMINATOR:
             raise ValueError(f"bps must be between 0 and {BPS_DENOMINATOR}, got {bps}")
-        exact = Decimal(self.amount_minor) * bps / BPS_DENOMINATOR
-        return Money(int(exact.quantize(Decimal(1), rounding=ROUND_HALF_EVEN)), self.currency)
+        quotient, remainder = divmod(abs(self.amount_minor) * bps, BPS_DENOMINATOR)
+        if 2 * remainder > BPS_DENOMINATOR or (
+            2 * remainder == BPS_DENOMINATOR and quotient % 2 == 1
+        ):
+            quotient += 1  # exact integer arithmetic, round half to even
+        sign = -1 if self.amount_minor < 0 else 1
+        return Money(sign * quotient, self.currency)
 
     def split_fee(self, bps: int) -> tuple[Money, Money]:
         """``(fee, rest)`` where ``fee = self.fee_bps(bps)`` and ``fee + rest == self``."""
