@@ -14,6 +14,7 @@ MODULES: list[str] = [
     "benchmarks.fjsp_bench",
     "benchmarks.quote_insertion",
     "benchmarks.cluster_scale",
+    "benchmarks.domain_bench",
 ]
 
 

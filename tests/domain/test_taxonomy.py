@@ -292,3 +292,20 @@ def _broken(raw: dict[str, Any], mutate) -> dict[str, Any]:
 def test_loader_rejects_inconsistent_data(raw, mutate, message) -> None:
     with pytest.raises(TaxonomyError, match=message):
         parse_taxonomy(_broken(raw, mutate))
+
+
+def test_reusable_matcher_agrees_with_match(tax) -> None:
+    req = {"tolerance_mm": 0.01, "materials": ["titanium"], "envelope_mm": [400, 300, 200]}
+    fits = tax.matcher("separating.machining", req)
+    offers = [
+        (MILL5, OFFER),
+        (MILL5, {**OFFER, "tolerance_mm": 0.05}),
+        ("separating.machining.turning.cnc", {"materials": ["steel"]}),
+        ("joining.welding.tig", {}),
+        ("separating.machining", None),
+    ]
+    for code, attrs in offers:
+        assert fits(code, attrs) == tax.match("separating.machining", req, code, attrs)
+    assert [fits(c, a).ok for c, a in offers] == [True, False, False, False, False]
+    with pytest.raises(InvalidAttributes):
+        tax.matcher("separating.machining", {"envelope_mm": [1, 2]})

@@ -18,7 +18,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
@@ -288,26 +288,43 @@ class Taxonomy:
         :class:`InvalidAttributes`. Malformed or missing offered values give a failed match
         with a reason.
         """
+        return self.matcher(requested_code, requested_attrs)(offered_code, offered_attrs)
+
+    def matcher(
+        self, requested_code: str, requested_attrs: Mapping[str, Any] | None
+    ) -> Callable[[str, Mapping[str, Any] | None], MatchResult]:
+        """Validate a request once and return ``f(offered_code, offered_attrs)``.
+
+        Use it to test one request against many offers (catalogue search): the result of
+        ``f`` is the same as :meth:`match` with that request.
+        """
         req_node = self.get(requested_code)
-        off_node = self.get(offered_code)
-        requested_attrs = dict(requested_attrs or {})
-        issues = self.validate_request_attributes(requested_code, requested_attrs)
+        wanted = dict(requested_attrs or {})
+        issues = self.validate_request_attributes(requested_code, wanted)
         if issues:
             raise InvalidAttributes(requested_code, issues)
-        reasons: list[str] = []
-        if not self.subsumes(requested_code, offered_code):
-            reasons.append(
-                f"offered capability {off_node.code} ({off_node.name_en}) does not provide "
-                f"the requested {req_node.code} ({req_node.name_en})"
-            )
-            return MatchResult(False, reasons)
-        offered = offered_attrs if isinstance(offered_attrs, Mapping) else {}
-        for name, value in requested_attrs.items():
-            spec = off_node.attributes[name]
-            reason = spec.compare(value, offered.get(name))
-            if reason is not None:
-                reasons.append(reason)
-        return MatchResult(not reasons, reasons)
+        specs = [(name, value, req_node.attributes[name]) for name, value in wanted.items()]
+        prefix = requested_code + "."
+
+        def check(offered_code: str, offered_attrs: Mapping[str, Any] | None) -> MatchResult:
+            off_node = self.get(offered_code)
+            if offered_code != requested_code and not offered_code.startswith(prefix):
+                return MatchResult(
+                    False,
+                    [
+                        f"offered capability {off_node.code} ({off_node.name_en}) does not "
+                        f"provide the requested {req_node.code} ({req_node.name_en})"
+                    ],
+                )
+            offered = offered_attrs if isinstance(offered_attrs, Mapping) else {}
+            reasons = [
+                reason
+                for name, value, spec in specs
+                if (reason := spec.compare(value, offered.get(name))) is not None
+            ]
+            return MatchResult(not reasons, reasons)
+
+        return check
 
     def to_dict(self) -> dict[str, Any]:
         """The whole taxonomy as plain data (version, attribute definitions, nodes)."""
