@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sharefab.domain.credit import (
@@ -198,7 +198,7 @@ evidence_strategy = st.builds(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     evidence=evidence_strategy,
     roles=st.sets(st.sampled_from(["provider", "buyer"]), min_size=1),
@@ -215,7 +215,7 @@ def test_explanation_components_add_up_to_the_score(evidence: CreditEvidence, ro
         assert DEFAULT_CONFIG.weights[c.name] > 0
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(evidence=evidence_strategy, extra=st.integers(1, 20))
 def test_more_recent_on_time_deliveries_never_lower_the_score(
     evidence: CreditEvidence, extra: int

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import event, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from sharefab.domain.ledger import (
@@ -259,7 +259,7 @@ def _apply(world: World, step: tuple) -> None:
             _post_or_refused(world, reverse(dep, f"rev-{dep.id}", world.now()), short)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(steps, min_size=20, max_size=60))
 def test_any_history_keeps_the_ledger_balanced_and_escrow_sane(history: list[tuple]) -> None:
     world = World()

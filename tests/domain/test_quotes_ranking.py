@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sharefab.domain.money import Money
@@ -181,7 +181,7 @@ candidates = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(options=candidates)
 def test_labels_point_at_the_extremes_and_ranks_are_a_permutation(
     options: list[QuoteCandidate],
