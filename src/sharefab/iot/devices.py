@@ -233,6 +233,8 @@ class BrokerConfig:
     max_queued_messages: int = 1_000_000
     max_inflight_messages: int = 0
     auth: bool = True
+    #: the account Mosquitto switches to when started as root (it must own persistence_dir)
+    user: str = "mosquitto"
 
 
 def render_mosquitto_conf(cfg: BrokerConfig, *, password_file: Path, acl_file: Path) -> str:
@@ -250,6 +252,7 @@ def render_mosquitto_conf(cfg: BrokerConfig, *, password_file: Path, acl_file: P
         max_queued_messages=cfg.max_queued_messages,
         max_inflight_messages=cfg.max_inflight_messages,
         auth=auth,
+        user=cfg.user,
     )
 
 

@@ -148,6 +148,7 @@ class MqttIngester:
         receive_maximum: int = 65535,
         on_batch: Callable[[IngestResult], None] | None = None,
         direct_ack: bool = True,
+        session_expiry: int = SESSION_EXPIRY_S,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
@@ -165,6 +166,7 @@ class MqttIngester:
         self.receive_maximum = receive_maximum
         self.on_batch = on_batch
         self.direct_ack = direct_ack
+        self.session_expiry = session_expiry
         self.stats = IngestStats()
         self.connected = asyncio.Event()
         self._batch = _Batch()
@@ -322,7 +324,7 @@ class MqttIngester:
             self.client_id,
             clean_session=False,
             optimistic_acknowledgement=False,
-            session_expiry_interval=SESSION_EXPIRY_S,
+            session_expiry_interval=self.session_expiry,
             receive_maximum=self.receive_maximum,
         )
         client.set_config({"reconnect_retries": -1, "reconnect_delay": 1})
