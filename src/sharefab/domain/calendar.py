@@ -58,6 +58,8 @@ _DAY_ALIASES: dict[str, frozenset[int]] = {
 
 
 def _as_utc(value: datetime, what: str) -> datetime:
+    if type(value) is datetime and value.tzinfo is UTC:  # fast path: already UTC
+        return value
     if not isinstance(value, datetime):
         raise ValueError(f"{what} must be a datetime, got {value!r}")
     if value.tzinfo is None or value.utcoffset() is None:

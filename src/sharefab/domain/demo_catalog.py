@@ -66,20 +66,18 @@ class ResourceTemplate:
         """Draw concrete attribute values from the template's generators."""
         out: dict[str, Any] = {}
         for name, gen in self.attributes.items():
-            if "one_of" in gen:
-                options = gen["one_of"]
+            options = gen.get("one_of")
+            if options is not None:
                 value = options[int(rng.random() * len(options))]
-                out[name] = list(value) if isinstance(value, list) else value
             elif "some_of" in gen:
                 options = gen["some_of"]
                 lo, hi = gen["min"], min(gen["max"], len(options))
                 k = lo + int(rng.random() * (hi - lo + 1))
                 chosen = set(rng.sample(range(len(options)), k))
-                picked = [o for i, o in enumerate(options) if i in chosen]
-                out[name] = [*gen.get("always", []), *picked]
+                value = [*gen.get("always", ()), *(o for i, o in enumerate(options) if i in chosen)]
             else:
                 value = gen["fixed"]
-                out[name] = list(value) if isinstance(value, list) else value
+            out[name] = list(value) if isinstance(value, list) else value
         return out
 
 

@@ -107,7 +107,7 @@ class _Generator:
             for a in catalog.archetypes.values()
         }
         self.rule_set_pickers: dict[tuple[str, str, int | None], _Picker] = {}
-        self.window_cache: dict[tuple[int, ...], list[Interval]] = {}
+        self.window_cache: dict[tuple[int, ...], tuple[list[Interval], list[datetime]]] = {}
 
     # ---------------------------------------------------------------- organizations
     def _unique_slug(self, name: str) -> str:
@@ -255,8 +255,7 @@ class _Generator:
         if rng.random() >= 0.3:
             return []
         base = self.now.replace(minute=0, second=0, microsecond=0)
-        busy = self._rule_windows(tuple(rules), base)
-        starts = [iv.start for iv in busy]
+        busy, starts = self._rule_windows(tuple(rules), base)
         out: list[Interval] = []
         for _ in range(1 + int(rng.random() * 2)):
             start = base + timedelta(hours=_randint(rng, 24, 20 * 24))
@@ -269,12 +268,15 @@ class _Generator:
                 out.append(max(pieces, key=lambda p: p.duration))
         return sorted(out)
 
-    def _rule_windows(self, rules: tuple[RecurringRule, ...], base: datetime) -> list[Interval]:
-        """The rules' windows over the next 23 days (cached: rule sets are shared)."""
+    def _rule_windows(
+        self, rules: tuple[RecurringRule, ...], base: datetime
+    ) -> tuple[list[Interval], list[datetime]]:
+        """The rules' windows over the next 23 days and their starts (cached per rule set)."""
         key = tuple(id(r) for r in rules)
         found = self.window_cache.get(key)
         if found is None:
-            found = expand_rules(rules, base, base + timedelta(days=23))
+            windows = expand_rules(rules, base, base + timedelta(days=23))
+            found = (windows, [iv.start for iv in windows])
             self.window_cache[key] = found
         return found
 
