@@ -7,11 +7,13 @@ import os
 import shutil
 import socket
 import uuid
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, make_url
+from sqlalchemy import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -62,20 +64,6 @@ def mqtt_broker() -> tuple[str, int]:
 
 
 # --- Database fixtures (storage) -------------------------------------------------------------
-#
-# ``db_url``          a fresh database migrated to Alembic head, once per test, parametrized
-#                     over ``sqlite`` and ``postgres`` (test ids ``[sqlite]`` / ``[postgres]``).
-#                     SQLite: the whole file of a database migrated once per session is copied
-#                     into ``tmp_path``. PostgreSQL: one database migrated once per session is
-#                     the template of a ``CREATE DATABASE ... TEMPLATE`` per test (about 60 ms),
-#                     dropped (WITH FORCE) after the test. The PostgreSQL variant uses
-#                     ``postgres_url``: it skips without PostgreSQL, or fails under
-#                     SHAREFAB_REQUIRE_SERVICES=1, and is marked ``postgres``.
-# ``engine``          ``sharefab.storage.db.make_engine(db_url)``, disposed after the test.
-# ``session_factory`` ``make_session_factory(engine)``: ``with session_factory() as s, s.begin():``.
-#
-# To run only one backend: ``pytest -k sqlite`` / ``pytest -k postgres``. Tests that need a
-# URL for their own engine or app (e.g. ``Settings(database_url=db_url)``) take ``db_url``.
 
 DB_BACKENDS = ("sqlite", "postgres")
 _PG_TEST_DB_PREFIX = "sftest_"
@@ -91,6 +79,167 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _new_pg_database_name() -> str:
+    return f"{_PG_TEST_DB_PREFIX}{os.getpid()}_{uuid.uuid4().hex[:12]}"
+
+
+# One text that changes whenever a test changed the schema of its database (tables, columns,
+# constraints, indexes, sequences, extensions, Alembic revision).
+_PG_SCHEMA_FINGERPRINT = """
+SELECT md5(concat_ws('|',
+  (SELECT string_agg(n.nspname || '.' || c.relname || ':' || c.relkind::text, ','
+                     ORDER BY n.nspname, c.relname)
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+      AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'),
+  (SELECT string_agg(c.relname || '.' || a.attname || ':' || a.atttypid::text
+                     || ':' || a.attnotnull::text, ',' ORDER BY c.relname, a.attnum)
+     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+     JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = 'public' AND a.attnum > 0 AND NOT a.attisdropped),
+  (SELECT string_agg(conname || ':' || contype::text || ':' || pg_get_constraintdef(oid), ','
+                     ORDER BY conname)
+     FROM pg_constraint WHERE connamespace = 'public'::regnamespace),
+  (SELECT string_agg(extname, ',' ORDER BY extname) FROM pg_extension),
+  (SELECT string_agg(version_num, ',' ORDER BY version_num) FROM public.alembic_version)
+))
+"""
+_PG_USER_TABLES = """
+SELECT format('%I.%I', schemaname, tablename) FROM pg_tables
+ WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
+   AND NOT (schemaname = 'public' AND tablename = 'alembic_version')
+"""
+_PG_RESET_SEQUENCES = """
+SELECT setval(format('%I.%I', schemaname, sequencename), start_value, false) FROM pg_sequences
+ WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
+"""
+
+
+class PostgresDatabasePool:
+    """Per-test PostgreSQL databases, each indistinguishable from a fresh migrated one.
+
+    The first databases are cloned (``CREATE DATABASE ... TEMPLATE``) from a template migrated
+    once per session. A used database is then reset and reused: other connections to it are
+    terminated, every table is emptied (``DELETE`` with foreign-key triggers off) and every
+    sequence restarts, after checking that its schema fingerprint still equals the template's.
+    A database whose schema a test changed, or any reset that fails, is dropped and replaced by
+    a new clone; reuse is off entirely if the migrations seed rows. One background thread does
+    this work while the next test runs, so a test rarely waits. Test databases use
+    ``synchronous_commit = off`` (durability does not matter here).
+    """
+
+    def __init__(self, admin: Engine, server_url: URL, template: str) -> None:
+        self._admin = admin
+        self._server_url = server_url
+        self._template = template
+        self._fingerprint: str | None = None
+        self._reusable = False
+        self.clones = 0
+        self.resets = 0
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sharefab-testdb")
+        self._ready: deque[Future[str]] = deque([self._worker.submit(self._create)])
+
+    def url(self, name: str) -> str:
+        """The URL of database ``name`` on the test server."""
+        return self._server_url.set(database=name).render_as_string(hide_password=False)
+
+    def _create(self) -> str:
+        from sqlalchemy import text
+
+        name = _new_pg_database_name()
+        with self._admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self._template}"'))
+            conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
+        self.clones += 1
+        if self._fingerprint is None:
+            self._inspect_template_copy(name)
+        return name
+
+    def _inspect_template_copy(self, name: str) -> None:
+        from sqlalchemy import create_engine, text
+
+        eng = create_engine(self.url(name), poolclass=NullPool)
+        try:
+            with eng.connect() as conn:
+                self._fingerprint = conn.execute(text(_PG_SCHEMA_FINGERPRINT)).scalar_one()
+                tables = conn.execute(text(_PG_USER_TABLES)).scalars().all()
+                seeded = any(
+                    conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {t})")).scalar_one()
+                    for t in tables
+                )
+            self._reusable = not seeded
+        finally:
+            eng.dispose()
+
+    def _reset(self, name: str) -> None:
+        from sqlalchemy import create_engine, text
+
+        with self._admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            )
+        eng = create_engine(self.url(name), poolclass=NullPool)
+        try:
+            with eng.begin() as conn:
+                conn.execute(text("SET LOCAL lock_timeout = '5s'"))
+                if conn.execute(text(_PG_SCHEMA_FINGERPRINT)).scalar_one() != self._fingerprint:
+                    raise RuntimeError(f"schema of {name} changed during the test")
+                conn.execute(text("SET LOCAL session_replication_role = replica"))
+                for table in conn.execute(text(_PG_USER_TABLES)).scalars().all():
+                    conn.execute(text(f"DELETE FROM {table}"))
+                conn.execute(text(_PG_RESET_SEQUENCES)).all()
+        finally:
+            eng.dispose()
+        self.resets += 1
+
+    def _recycle(self, name: str) -> str:
+        if self._reusable:
+            try:
+                self._reset(name)
+                return name
+            except Exception:  # any failure: fall back to a brand-new clone
+                pass
+        _drop_databases(self._admin, [name])
+        return self._create()
+
+    def take(self) -> str:
+        """Name of a fresh migrated database for one test."""
+        if not self._ready:
+            self._ready.append(self._worker.submit(self._create))
+        name = self._ready.popleft().result()
+        if not self._ready:  # prepare the next one while this test runs
+            self._ready.append(self._worker.submit(self._create))
+        return name
+
+    def give_back(self, name: str) -> None:
+        """Reset (or replace) a used database in the background for a later test."""
+        self._ready.append(self._worker.submit(self._recycle, name))
+
+    def close(self) -> list[str]:
+        """Stop the background work; return the names of the pool's databases to drop."""
+        self._worker.shutdown(wait=True)
+        names = [f.result() for f in self._ready if f.exception() is None]
+        self._ready.clear()
+        return names
+
+
+def _drop_databases(admin: Engine, names: list[str]) -> None:
+    """Drop databases in parallel (each DROP DATABASE waits for a checkpoint; they share it)."""
+    from sqlalchemy import text
+
+    def drop(name: str) -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    if names:
+        with ThreadPoolExecutor(max_workers=min(8, len(names))) as pool:
+            list(pool.map(drop, names))
+
+
 @pytest.fixture(scope="session")
 def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file migrated to head once per session (copied per test)."""
@@ -104,43 +253,50 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def _postgres_admin(postgres_url: str) -> Iterator[Engine]:
     """An AUTOCOMMIT engine on the test server for CREATE/DROP DATABASE."""
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine
 
     admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    # Drop databases left behind by test sessions that died (their pid is in the name).
+    yield admin
+    admin.dispose()
+
+
+def _stale_test_databases(admin: Engine) -> list[str]:
+    """Test databases of sessions that died (their pid is in the name)."""
+    from sqlalchemy import text
+
     with admin.connect() as conn:
         names = conn.execute(
             text("SELECT datname FROM pg_database WHERE datname LIKE :p"),
             {"p": f"{_PG_TEST_DB_PREFIX}%"},
         ).scalars()
-        for name in list(names):
+        stale = []
+        for name in names:
             pid = name.removeprefix(_PG_TEST_DB_PREFIX).split("_", 1)[0]
             if pid.isdigit() and not _pid_alive(int(pid)):
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    yield admin
-    admin.dispose()
-
-
-def _new_pg_database_name() -> str:
-    return f"{_PG_TEST_DB_PREFIX}{os.getpid()}_{uuid.uuid4().hex[:12]}"
+                stale.append(name)
+    return stale
 
 
 @pytest.fixture(scope="session")
-def _postgres_template(postgres_url: str, _postgres_admin: Engine) -> Iterator[str]:
-    """Name of a PostgreSQL database migrated to head once per session (a template)."""
+def _postgres_pool(postgres_url: str, _postgres_admin: Engine) -> Iterator[PostgresDatabasePool]:
+    """A template database migrated to head once per session, and the pool serving tests."""
     from sqlalchemy import text
 
     from sharefab.storage.db import upgrade_database
 
-    name = _new_pg_database_name()
+    template = _new_pg_database_name()
     with _postgres_admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{template}"'))
+    pool: PostgresDatabasePool | None = None
     try:
-        upgrade_database(make_url(postgres_url).set(database=name))
-        yield name
+        upgrade_database(make_url(postgres_url).set(database=template))
+        pool = PostgresDatabasePool(_postgres_admin, make_url(postgres_url), template)
+        yield pool
     finally:
-        with _postgres_admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        names = [template, *_stale_test_databases(_postgres_admin)]
+        if pool is not None:
+            names += pool.close()
+        _drop_databases(_postgres_admin, names)
 
 
 @pytest.fixture(
@@ -150,7 +306,24 @@ def _postgres_template(postgres_url: str, _postgres_admin: Engine) -> Iterator[s
     ]
 )
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """URL of a fresh database at Alembic head (see the module comment above)."""
+    """URL of a fresh database migrated to Alembic head, one per test, on both backends.
+
+    Parametrized over ``sqlite`` and ``postgres`` (test ids ``[sqlite]`` / ``[postgres]``;
+    select one with ``-k sqlite``). Pin one backend for a test with
+    ``@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)`` (and
+    ``@pytest.mark.postgres``).
+
+    - SQLite: a copy, in ``tmp_path``, of a file migrated once per session.
+    - PostgreSQL: a database cloned from one migrated once per session, or a used one reset
+      to the same state (emptied, sequences restarted, schema verified), prepared in the
+      background (see :class:`PostgresDatabasePool`). Uses ``postgres_url``: skips without
+      PostgreSQL, fails under ``SHAREFAB_REQUIRE_SERVICES=1``.
+
+    Related fixtures: ``engine`` (``sharefab.storage.db.make_engine(db_url)``, disposed after
+    the test) and ``session_factory`` (``make_session_factory(engine)``; use
+    ``with session_factory() as s, s.begin(): ...``). Code that builds its own engine or app
+    takes ``db_url`` (e.g. ``Settings(database_url=db_url)``) and must dispose its engine.
+    """
     if request.param == "sqlite":
         template: Path = request.getfixturevalue("_sqlite_template")
         path = tmp_path / "sharefab.db"
@@ -158,19 +331,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{path}"
         return
 
-    from sqlalchemy import text
-
-    postgres_url: str = request.getfixturevalue("postgres_url")
-    admin: Engine = request.getfixturevalue("_postgres_admin")
-    template_name: str = request.getfixturevalue("_postgres_template")
-    name = _new_pg_database_name()
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
+    pool: PostgresDatabasePool = request.getfixturevalue("_postgres_pool")
+    name = pool.take()
     try:
-        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+        yield pool.url(name)
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        pool.give_back(name)
 
 
 @pytest.fixture

@@ -69,9 +69,7 @@ def _lock_resource_capacity(session: Session, resource_id: int, dialect: str) ->
             text("UPDATE resources SET capacity = capacity WHERE id = :id"), {"id": resource_id}
         )
     capacity = session.execute(
-        select(Resource.capacity)
-        .where(Resource.id == resource_id)
-        .with_for_update(key_share=True)
+        select(Resource.capacity).where(Resource.id == resource_id).with_for_update(key_share=True)
     ).scalar_one_or_none()
     if capacity is None:
         raise NotFound("resource", resource_id)
