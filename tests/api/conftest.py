@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -56,3 +57,37 @@ def alice(client: TestClient) -> Tenant:
 def bob(client: TestClient) -> Tenant:
     """A second organization 'Bob Buyers' with a signed-in admin."""
     return register_tenant(client, "Bob Buyers", "admin@bob.example.com", roles=["buyer"])
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+    ],
+)
+def module_db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Like ``db_url`` but shared by one test module (for read-mostly tables of cases that
+    never disturb each other), from the root conftest's SQLite template and PostgreSQL pool."""
+    if request.param == "sqlite":
+        template = request.getfixturevalue("_sqlite_template")
+        path = tmp_path_factory.mktemp("api-module") / "sharefab.db"
+        shutil.copyfile(template, path)
+        yield f"sqlite:///{path}"
+        return
+    pool = request.getfixturevalue("_postgres_pool")  # the root conftest's database pool
+    name = pool.take()
+    try:
+        yield pool.url(name)
+    finally:
+        pool.give_back(name)
+
+
+@pytest.fixture(scope="module")
+def module_client(module_db_url: str) -> Iterator[TestClient]:
+    """A client shared by one test module, on ``module_db_url``."""
+    settings = Settings(env="test", database_url=module_db_url, secret_key=TEST_SECRET)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        yield test_client

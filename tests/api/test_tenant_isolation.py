@@ -19,10 +19,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from api_helpers import Tenant, assert_problem, make_resource, make_site, snapshot
+from api_helpers import (
+    Tenant,
+    assert_problem,
+    make_resource,
+    make_site,
+    register_tenant,
+    snapshot,
+)
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -108,30 +116,37 @@ ROUTES: dict[tuple[str, str], Obj | Scoped] = {
 
 
 @dataclass
-class AliceData:
-    """Ids of the first tenant's private objects."""
+class World:
+    """Two tenants on one database shared by this module; ``ids`` of Alice's private objects."""
 
+    client: TestClient
+    engine: Engine
+    alice: Tenant
+    bob: Tenant
     ids: dict[str, int]
 
 
-@pytest.fixture
-def alice_data(client: TestClient, engine: Engine, alice: Tenant) -> AliceData:
+@pytest.fixture(scope="module")
+def world(module_client: TestClient) -> World:
+    client = module_client
+    alice = register_tenant(client, "Alice Machining", "admin@alice.example.com")
+    bob = register_tenant(client, "Bob Buyers", "admin@bob.example.com", roles=["buyer"])
     site = make_site(client, alice)
     resource = make_resource(client, alice, site["id"], is_public=False)
     window = client.post(
         f"{API}/resources/{resource['id']}/windows", json=WINDOW, headers=alice.headers
     ).json()
+    engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
     start = datetime(2027, 2, 1, 9, tzinfo=UTC)
     with make_session_factory(engine)() as session, session.begin():
         insert_booking(session, resource["id"], start, start + timedelta(hours=2), order_ref="PO-7")
-    return AliceData(
-        {
-            "user_id": alice.user_id,
-            "site_id": site["id"],
-            "resource_id": resource["id"],
-            "window_id": window["id"],
-        }
-    )
+    ids = {
+        "user_id": alice.user_id,
+        "site_id": site["id"],
+        "resource_id": resource["id"],
+        "window_id": window["id"],
+    }
+    return World(client, engine, alice, bob, ids)
 
 
 def _fill(template: Any, ids: dict[str, int]) -> Any:
@@ -166,23 +181,18 @@ def _leaks(response_text: str) -> bool:
 
 @pytest.mark.parametrize(("method", "route"), sorted(ROUTES), ids=lambda v: str(v))
 def test_second_tenant_cannot_reach_first_tenants_private_data(
-    client: TestClient,
-    engine: Engine,
-    alice: Tenant,
-    bob: Tenant,
-    alice_data: AliceData,
-    method: str,
-    route: str,
+    world: World, method: str, route: str
 ) -> None:
+    client, engine, bob, ids = world.client, world.engine, world.bob, world.ids
     spec = ROUTES[(method, route)]
     before = snapshot(engine)
-    response = _call(client, bob, method, route, spec, alice_data.ids)
+    response = _call(client, bob, method, route, spec, ids)
     assert not _leaks(response.text), response.text
     if isinstance(spec, Obj):
         body = assert_problem(response, 404)
         assert snapshot(engine) == before
         # The same answer as for an id that does not exist: existence is not leaked.
-        missing = {k: v + 1000 for k, v in alice_data.ids.items()}
+        missing = {k: v + 1000 for k, v in ids.items()}
         other = _call(client, bob, method, route, spec, missing).json()
         strip = re.compile(r"\d+")
         assert strip.sub("N", other["detail"]) == strip.sub("N", body["detail"])
@@ -201,10 +211,10 @@ def test_second_tenant_cannot_reach_first_tenants_private_data(
             assert missing == [], table
 
 
-def test_every_route_is_classified(client: TestClient) -> None:
-    served = route_table(client.app)  # type: ignore[arg-type]
+def test_every_route_is_classified(module_client: TestClient) -> None:
+    served = route_table(module_client.app)  # type: ignore[arg-type]
     listed = {(m, r.partition("#")[0]) for m, r in ROUTES} | EXEMPT
-    assert _unclassified(client.app) == set(), "add these routes to ROUTES or EXEMPT"
+    assert _unclassified(module_client.app) == set(), "add these routes to ROUTES or EXEMPT"
     assert listed - served == set(), "these listed routes no longer exist"
 
 
@@ -213,7 +223,8 @@ def _unclassified(app: Any) -> set[tuple[str, str]]:
     return route_table(app) - listed
 
 
-def test_an_unlisted_new_route_is_noticed(settings: Settings) -> None:
+def test_an_unlisted_new_route_is_noticed(tmp_path: Path) -> None:
+    settings = Settings(env="test", database_url=f"sqlite:///{tmp_path}/unused.db")
     extra = APIRouter(prefix="/widgets")
 
     @extra.get("/{widget_id}")
@@ -225,8 +236,8 @@ def test_an_unlisted_new_route_is_noticed(settings: Settings) -> None:
     app.state.engine.dispose()
 
 
-def test_route_table_sees_included_routers(client: TestClient) -> None:
-    served = route_table(client.app)  # type: ignore[arg-type]
-    paths = set(client.get(f"{API}/openapi.json").json()["paths"])
+def test_route_table_sees_included_routers(module_client: TestClient) -> None:
+    served = route_table(module_client.app)  # type: ignore[arg-type]
+    paths = set(module_client.get(f"{API}/openapi.json").json()["paths"])
     assert {p for _, p in served if p.startswith(API)} >= paths
     assert ("GET", f"{API}/resources/{{resource_id}}") in served
