@@ -63,6 +63,15 @@ def _head() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
+def test_migrations_form_one_chain() -> None:
+    """Each area chains its revision after the current head: exactly one head, no branches."""
+    script = ScriptDirectory.from_config(alembic_config())
+    heads = script.get_heads()
+    assert len(heads) == 1, f"several Alembic heads {heads}: set down_revision to chain them"
+    revisions = list(script.walk_revisions())
+    assert [r.down_revision for r in revisions].count(None) == 1
+
+
 def test_upgrade_from_empty_creates_every_table(empty_db_url: str) -> None:
     assert _tables(empty_db_url) == set()
     upgrade_database(empty_db_url)

@@ -136,8 +136,12 @@ def alembic_config(url: str | URL | None = None) -> Config:
     return config
 
 
-def upgrade_database(url: str | URL | None = None, revision: str = "head") -> None:
-    """Create or upgrade the schema at ``url`` to ``revision`` (default: the newest)."""
+def upgrade_database(url: str | URL | None = None, revision: str = "heads") -> None:
+    """Create or upgrade the schema at ``url`` to ``revision`` (default: every head).
+
+    ``heads`` keeps working while two new revisions briefly branch from the same parent;
+    ``tests/storage/test_migrations.py`` fails until they are chained again.
+    """
     command.upgrade(alembic_config(url), revision)
 
 
