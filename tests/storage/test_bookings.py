@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sharefab.storage.bookings import insert_booking
 from sharefab.storage.errors import BookingConflict, NotFound
 from sharefab.storage.models import Booking
+from sharefab.storage.types import UTCDateTime
 from storage.helpers import MakeResource, at
 
 Factory = sessionmaker[Session]
@@ -156,26 +157,58 @@ def test_conflict_leaves_the_transaction_usable(
     assert len(active_bookings(session_factory, rid)) == 2
 
 
-@pytest.mark.postgres
-@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
-def test_postgres_itself_refuses_an_overlapping_raw_insert(
+RAW_INSERT = text(
+    "INSERT INTO bookings (resource_id, unit, start_at, end_at, status, created_at) "
+    "VALUES (:rid, :unit, :s, :e, :status, :created)"
+).bindparams(
+    bindparam("s", type_=UTCDateTime()),
+    bindparam("e", type_=UTCDateTime()),
+    bindparam("created", type_=UTCDateTime()),
+)
+
+
+def raw_insert(
+    engine: Engine, rid: int, unit: int, start: datetime, end: datetime, status: str
+) -> None:
+    """INSERT bypassing the ORM and the helper, in its own transaction."""
+    bind = {"rid": rid, "unit": unit, "s": start, "e": end, "status": status, "created": at(0)}
+    with engine.begin() as conn:
+        conn.execute(RAW_INSERT, bind)
+
+
+def test_the_database_itself_refuses_an_overlapping_raw_insert(
     engine: Engine, make_resource: MakeResource
 ) -> None:
-    """The exclusion constraint, not the helper, stops a writer that bypasses it."""
+    """PostgreSQL's exclusion constraint / SQLite's triggers stop a writer bypassing the helper."""
+    rid = make_resource(capacity=2)
+    raw_insert(engine, rid, 0, at(8), at(10), "held")
+    with pytest.raises(IntegrityError, match="ex_bookings_no_overlap"):
+        raw_insert(engine, rid, 0, at(9), at(11), "confirmed")
+    raw_insert(engine, rid, 0, at(10), at(11), "held")  # touching
+    raw_insert(engine, rid, 1, at(9), at(11), "held")  # another unit
+    raw_insert(engine, rid, 0, at(9), at(11), "cancelled")  # cancelled never blocks
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Booking)).scalar_one() == 4
+
+
+def test_the_database_refuses_updates_that_create_an_overlap(
+    session_factory: Factory, make_resource: MakeResource
+) -> None:
     rid = make_resource()
-    insert = text(
-        "INSERT INTO bookings (resource_id, unit, start_at, end_at, status, created_at) "
-        "VALUES (:rid, :unit, :s, :e, :status, now())"
-    )
-    with engine.begin() as conn:
-        conn.execute(insert, {"rid": rid, "unit": 0, "s": at(8), "e": at(10), "status": "held"})
-    with pytest.raises(IntegrityError, match="ex_bookings_no_overlap"), engine.begin() as conn:
-        conn.execute(insert, {"rid": rid, "unit": 0, "s": at(9), "e": at(11), "status": "held"})
-    with engine.begin() as conn:  # touching, another unit, or cancelled: all accepted
-        conn.execute(insert, {"rid": rid, "unit": 0, "s": at(10), "e": at(11), "status": "held"})
-        conn.execute(insert, {"rid": rid, "unit": 1, "s": at(9), "e": at(11), "status": "held"})
-        conn.execute(
-            insert, {"rid": rid, "unit": 0, "s": at(9), "e": at(11), "status": "cancelled"}
-        )
-        count = conn.execute(select(func.count()).select_from(Booking)).scalar_one()
-    assert count == 4
+    book(session_factory, rid, at(8), at(10))
+    cancelled = book(session_factory, rid, at(9), at(11), status="cancelled")
+    later = book(session_factory, rid, at(12), at(14))
+    for change in ({"status": "confirmed"}, {"start_at": at(9)}):
+        target = cancelled if "status" in change else later
+        with session_factory() as session:
+            booking = session.get_one(Booking, target)
+            for key, value in change.items():
+                setattr(booking, key, value)
+            with pytest.raises(IntegrityError, match="ex_bookings_no_overlap"):
+                session.commit()
+    with session_factory() as session, session.begin():
+        session.get_one(Booking, later).start_at = at(10)  # touching: fine
+    assert [(s.hour, e.hour) for _, s, e in active_bookings(session_factory, rid)] == [
+        (8, 10),
+        (10, 14),
+    ]

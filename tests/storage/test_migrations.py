@@ -131,6 +131,28 @@ def test_postgres_has_the_overlap_exclusion_constraint(engine: Engine) -> None:
     assert gist == 1
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_sqlite_has_the_overlap_triggers(engine: Engine) -> None:
+    with engine.connect() as conn:
+        triggers = conn.execute(
+            text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'bookings'")
+        ).scalars()
+        assert set(triggers) == {"tr_bookings_no_overlap_insert", "tr_bookings_no_overlap_update"}
+
+
+def test_create_all_builds_the_same_guard_on_sqlite(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'create_all.db'}")
+    try:
+        Base.metadata.create_all(engine)
+        with engine.connect() as conn:
+            count = conn.execute(
+                text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert count == 2
+
+
 def test_offline_sql_for_postgres_contains_the_exclusion_constraint(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

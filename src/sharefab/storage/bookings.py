@@ -1,15 +1,14 @@
 """Booking writes that never double-book a unit of a resource, on SQLite and PostgreSQL.
 
-PostgreSQL: the exclusion constraint ``ex_bookings_no_overlap`` is the guarantee; the
-resource row is locked (``FOR NO KEY UPDATE``) so concurrent bookings of one resource pick
-units one after the other, and a violation raised by the database anyway (for example by a
-writer that did not take the lock) is turned into :class:`BookingConflict` inside a savepoint,
+The database is the guarantee on both backends: PostgreSQL's exclusion constraint
+``ex_bookings_no_overlap``, SQLite's triggers of the same name (see
+:data:`sharefab.storage.models.SQLITE_BOOKING_TRIGGERS`). :func:`insert_booking` adds what a
+caller wants on top: it serializes the writers of one resource (PostgreSQL: the resource row
+is locked ``FOR NO KEY UPDATE``; SQLite: the write lock is taken before reading, which
+``BEGIN IMMEDIATE`` sessions already hold), picks a free unit of a k-capacity resource, and
+reports an overlap as :class:`BookingConflict` naming a conflicting booking. A violation raised
+by the database anyway (a writer that skipped the lock) is converted too, inside a savepoint,
 so the caller's transaction stays usable.
-
-SQLite: sessions from :func:`sharefab.storage.db.make_engine` engines begin with
-``BEGIN IMMEDIATE``; :func:`insert_booking` additionally takes the write lock with a no-op
-write before it reads, so the overlap check and the insert are serialized against every other
-writer even in a transaction that began deferred.
 """
 
 from __future__ import annotations
@@ -77,11 +76,14 @@ def _lock_resource_capacity(session: Session, resource_id: int, dialect: str) ->
 
 
 def _is_overlap_violation(exc: IntegrityError) -> bool:
+    """True for the exclusion constraint (PostgreSQL) or the overlap triggers (SQLite)."""
     orig = exc.orig
-    if getattr(orig, "sqlstate", None) != _EXCLUSION_VIOLATION:
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate is None:  # sqlite3: the triggers' RAISE message names the constraint
+        return EXCLUSION_CONSTRAINT in str(orig)
+    if sqlstate != _EXCLUSION_VIOLATION:
         return False
-    diag = getattr(orig, "diag", None)
-    name = getattr(diag, "constraint_name", None)
+    name = getattr(getattr(orig, "diag", None), "constraint_name", None)
     return name in (None, EXCLUSION_CONSTRAINT)
 
 
@@ -129,10 +131,6 @@ def insert_booking(
         status=status,
         order_ref=order_ref,
     )
-    if dialect != "postgresql":
-        session.add(booking)
-        session.flush()
-        return booking
     try:
         with session.begin_nested():
             session.add(booking)

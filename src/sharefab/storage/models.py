@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
+    DDL,
     JSON,
     Boolean,
     CheckConstraint,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, ExcludeConstraint
@@ -296,8 +298,10 @@ class Booking(Base):
     """A reservation of one unit of a resource for ``[start_at, end_at)``.
 
     No two non-cancelled bookings of the same (resource, unit) overlap: on PostgreSQL the
-    exclusion constraint ``ex_bookings_no_overlap`` enforces it; on SQLite
-    :func:`sharefab.storage.bookings.insert_booking` checks inside ``BEGIN IMMEDIATE``.
+    exclusion constraint ``ex_bookings_no_overlap`` enforces it, on SQLite the triggers in
+    ``SQLITE_BOOKING_TRIGGERS`` (inside SQLite's single write transaction); use
+    :func:`sharefab.storage.bookings.insert_booking` to pick a unit and get
+    :class:`~sharefab.storage.errors.BookingConflict` instead of an ``IntegrityError``.
     """
 
     __tablename__ = "bookings"
@@ -326,6 +330,29 @@ class Booking(Base):
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
     resource: Mapped[Resource] = relationship(back_populates="bookings")
+
+
+_OVERLAP_MESSAGE = "ex_bookings_no_overlap: the interval overlaps another booking of this unit"
+_OVERLAP_EXISTS = """EXISTS (
+    SELECT 1 FROM bookings AS b
+    WHERE b.resource_id = NEW.resource_id AND b.unit = NEW.unit AND b.status <> 'cancelled'
+      AND b.start_at < NEW.end_at AND b.end_at > NEW.start_at{extra})"""
+
+#: SQLite's stand-in for the PostgreSQL exclusion constraint: triggers refusing an overlapping
+#: non-cancelled booking of the same (resource, unit). SQLite runs one writer at a time, so the
+#: check cannot race. Created by migration 0001 (and by ``create_all``); a batch migration
+#: that rebuilds ``bookings`` on SQLite must create them again.
+SQLITE_BOOKING_TRIGGERS: tuple[str, ...] = (
+    f"""CREATE TRIGGER tr_bookings_no_overlap_insert BEFORE INSERT ON bookings
+WHEN NEW.status <> 'cancelled' AND {_OVERLAP_EXISTS.format(extra="")}
+BEGIN SELECT RAISE(ABORT, '{_OVERLAP_MESSAGE}'); END""",
+    f"""CREATE TRIGGER tr_bookings_no_overlap_update
+BEFORE UPDATE OF resource_id, unit, start_at, end_at, status ON bookings
+WHEN NEW.status <> 'cancelled' AND {_OVERLAP_EXISTS.format(extra=" AND b.id <> NEW.id")}
+BEGIN SELECT RAISE(ABORT, '{_OVERLAP_MESSAGE}'); END""",
+)
+for _ddl in SQLITE_BOOKING_TRIGGERS:
+    event.listen(Booking.__table__, "after_create", DDL(_ddl).execute_if(dialect="sqlite"))
 
 
 # Later areas register their tables by importing their modules here, one line each

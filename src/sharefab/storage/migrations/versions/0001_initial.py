@@ -3,7 +3,8 @@ calendar rules and windows, bookings.
 
 On PostgreSQL it installs ``btree_gist`` and adds the exclusion constraint
 ``ex_bookings_no_overlap``: no two non-cancelled bookings of the same (resource, unit) overlap.
-SQLite gets the same tables without it (the overlap check runs in ``BEGIN IMMEDIATE``).
+SQLite gets the same tables and two triggers refusing the same overlaps (SQLite serializes
+writers, so the check cannot race).
 
 Revision ID: 0001
 Revises:
@@ -23,6 +24,22 @@ down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+_OVERLAP_MESSAGE = "ex_bookings_no_overlap: the interval overlaps another booking of this unit"
+_OVERLAP_EXISTS = """EXISTS (
+    SELECT 1 FROM bookings AS b
+    WHERE b.resource_id = NEW.resource_id AND b.unit = NEW.unit AND b.status <> 'cancelled'
+      AND b.start_at < NEW.end_at AND b.end_at > NEW.start_at{extra})"""
+#: SQLite's stand-in for the exclusion constraint (frozen copy of
+#: ``sharefab.storage.models.SQLITE_BOOKING_TRIGGERS`` at this revision).
+SQLITE_BOOKING_TRIGGERS = (
+    f"""CREATE TRIGGER tr_bookings_no_overlap_insert BEFORE INSERT ON bookings
+WHEN NEW.status <> 'cancelled' AND {_OVERLAP_EXISTS.format(extra="")}
+BEGIN SELECT RAISE(ABORT, '{_OVERLAP_MESSAGE}'); END""",
+    f"""CREATE TRIGGER tr_bookings_no_overlap_update
+BEFORE UPDATE OF resource_id, unit, start_at, end_at, status ON bookings
+WHEN NEW.status <> 'cancelled' AND {_OVERLAP_EXISTS.format(extra=" AND b.id <> NEW.id")}
+BEGIN SELECT RAISE(ABORT, '{_OVERLAP_MESSAGE}'); END""",
+)
 UTC_DATETIME = sa.DateTime(timezone=True)
 JSON_TYPE = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
@@ -275,6 +292,9 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_bookings_order_ref"), "bookings", ["order_ref"])
     op.create_index("ix_bookings_resource_id_start_at", "bookings", ["resource_id", "start_at"])
+    if not is_postgres:
+        for trigger in SQLITE_BOOKING_TRIGGERS:
+            op.execute(trigger)
     if is_postgres:
         op.execute(
             "ALTER TABLE bookings ADD CONSTRAINT ex_bookings_no_overlap "
