@@ -2,8 +2,144 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from sharefab.cli.common import DEFAULT_DB_URL, friendly_errors, migrate
+
+if TYPE_CHECKING:
+    from sharefab.services.seed import SeedSummary
+
+console = Console()
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db", help="Database URL (default: SHAREFAB_DATABASE_URL or ./var/sharefab.db)."
+    ),
+]
+
+
+def _resolve_db(db: str | None) -> str:
+    from sharefab.storage.db import database_url_from_env
+
+    return db or database_url_from_env()
+
+
+def _run_server(url: str, host: str, port: int) -> None:
+    import uvicorn
+
+    from sharefab.config import Settings
+    from sharefab.web import create_site
+
+    migrate(url)
+    settings = Settings(database_url=url, host=host, port=port)
+    app = create_site(settings)
+    console.print(f"ShareFab on [bold]http://{host}:{port}/[/bold]  (database {_shown(url)})")
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def _shown(url: str) -> str:
+    from sharefab.storage.db import normalize_url
+
+    return normalize_url(url).render_as_string(hide_password=True)
+
+
+def _seed_with_progress(url: str, factories: int, seed: int, reset: bool):
+    from sharefab.services.seed import seed_database
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        tasks: dict[str, int] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=max(total, 1))
+            progress.update(tasks[stage], completed=done, total=max(total, 1))
+
+        return seed_database(url, factories=factories, seed=seed, reset=reset, progress=report)
+
+
+def _summary_table(summary: SeedSummary) -> Table:
+    table = Table(title="Seeded demo cluster", show_header=True)
+    table.add_column("what")
+    table.add_column("rows", justify="right")
+    for name, value in summary.counts().items():
+        table.add_row(name, f"{value:,}")
+    return table
+
+
+def _print_logins(summary: SeedSummary) -> None:
+    logins = summary.logins
+    if not logins:
+        return
+    table = Table(title="Demo logins (password for all: see below)")
+    table.add_column("organization", overflow="fold")
+    table.add_column("e-mail", no_wrap=True)
+    for org, email in logins[:8]:
+        table.add_row(org, email)
+    console.print(table)
+    console.print(f"Password: [bold]{summary.password}[/bold]")
 
 
 def register(app: typer.Typer) -> None:
     """Add the server commands to the top-level app."""
+
+    @app.command()
+    def serve(
+        db: DbOption = None,
+        host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+    ) -> None:
+        """Run the API and the web pages (migrates the database first)."""
+        with friendly_errors():
+            _run_server(_resolve_db(db), host, port)
+
+    @app.command()
+    def seed(
+        db: DbOption = None,
+        factories: Annotated[
+            int, typer.Option(help="Number of provider factories.", min=1, max=20000)
+        ] = 40,
+        seed: Annotated[
+            int, typer.Option("--seed", help="Random seed (same seed, same data).")
+        ] = 7,
+        reset: Annotated[bool, typer.Option("--reset", help="Delete existing data first.")] = False,
+    ) -> None:
+        """Create the schema and load a realistic, deterministic demo cluster."""
+        with friendly_errors():
+            summary = _seed_with_progress(_resolve_db(db), factories, seed, reset)
+            console.print(_summary_table(summary))
+            console.print(f"Took {summary.seconds:.1f} s.")
+            _print_logins(summary)
+
+    @app.command()
+    def demo(
+        host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+    ) -> None:
+        """Seed ./var/sharefab.db if it is empty, print the demo logins, then serve."""
+        from sharefab.services.seed import database_is_empty, demo_logins
+
+        with friendly_errors():
+            url = DEFAULT_DB_URL
+            Path("var").mkdir(exist_ok=True)
+            migrate(url)
+            if database_is_empty(url):
+                summary = _seed_with_progress(url, 40, 7, False)
+                console.print(_summary_table(summary))
+                _print_logins(summary)
+            else:
+                console.print("Database ./var/sharefab.db already holds data; not seeding again.")
+                _print_logins(demo_logins(url))
+            _run_server(url, host, port)

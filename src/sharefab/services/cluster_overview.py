@@ -8,10 +8,11 @@ so no tenant learns anything about another's private catalogue from these number
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Select, distinct, func, select
+from sqlalchemy import ColumnElement, Select, distinct, extract, func, literal, select
 from sqlalchemy.orm import Session
 
 from sharefab.services.errors import NotFound
@@ -25,6 +26,7 @@ from sharefab.storage.models import (
     ResourceCapability,
     Site,
 )
+from sharefab.storage.types import UTCDateTime
 
 DEFAULT_HORIZON_DAYS = 14
 
@@ -96,13 +98,40 @@ def _public_resources_in(cluster_id: int) -> Select[tuple[int]]:
     )
 
 
+def _day_offsets(
+    session: Session, lo: datetime, hi: datetime
+) -> tuple[ColumnElement[float], ColumnElement[float], Callable[..., ColumnElement[float]]]:
+    """SQL for a window's clipped start and end as fractional days after ``lo`` (the window
+    cut to ``[lo, hi)``), and the dialect's two-argument ``max``."""
+    w_start, w_end = CalendarWindow.start_at, CalendarWindow.end_at
+    a = literal(lo, UTCDateTime())
+    b = literal(hi, UTCDateTime())
+    if session.get_bind().dialect.name == "postgresql":
+        begin = extract("epoch", func.greatest(w_start, a) - a) / 86400.0
+        finish = extract("epoch", func.least(w_end, b) - a) / 86400.0
+        return begin, finish, func.greatest
+    j0 = func.julianday(a)
+    begin = func.julianday(func.max(w_start, a)) - j0
+    finish = func.julianday(func.min(w_end, b)) - j0
+    return begin, finish, func.max
+
+
 def _idle_hours_per_day(
     session: Session, cluster_id: int | None, start: datetime, days: int
 ) -> dict[int | None, list[float]]:
-    """Published unit-hours per UTC day, per cluster (all clusters when ``cluster_id`` is None)."""
+    """Published unit-hours per UTC day, per cluster (all clusters when ``cluster_id`` is
+    None), summed by the database in one pass over the windows."""
     end = start + timedelta(days=days)
-    stmt = (
-        select(Site.cluster_id, CalendarWindow.start_at, CalendarWindow.end_at, Resource.capacity)
+    begin, finish, biggest = _day_offsets(session, start, end)
+    least = func.least if session.get_bind().dialect.name == "postgresql" else func.min
+    inner = (
+        select(
+            Site.cluster_id.label("cid"),
+            begin.label("b"),
+            finish.label("f"),
+            Resource.capacity.label("k"),
+        )
+        .select_from(CalendarWindow)
         .join(Resource, Resource.id == CalendarWindow.resource_id)
         .join(Site, Site.id == Resource.site_id)
         .where(
@@ -112,24 +141,19 @@ def _idle_hours_per_day(
         )
     )
     if cluster_id is not None:
-        stmt = stmt.where(Site.cluster_id == cluster_id)
-    per_cluster: dict[int | None, list[float]] = {}
-    for cid, w_start, w_end, capacity in session.execute(stmt):
-        hours = per_cluster.setdefault(cid, [0.0] * days)
-        _spread(hours, start, max(w_start, start), min(w_end, end), capacity)
-    return per_cluster
-
-
-def _spread(
-    hours: list[float], origin: datetime, begin: datetime, finish: datetime, weight: int
-) -> None:
-    """Add ``weight * (finish - begin)`` hours to the day buckets that interval touches."""
-    while begin < finish:
-        day = int((begin - origin).total_seconds() // 86400)
-        day_end = origin + timedelta(days=day + 1)
-        piece_end = min(finish, day_end)
-        hours[day] += weight * (piece_end - begin).total_seconds() / 3600.0
-        begin = piece_end
+        inner = inner.where(Site.cluster_id == cluster_id)
+    # MATERIALIZED: compute each window's offsets once, not once per day column.
+    w = inner.cte("clipped_windows").prefix_with("MATERIALIZED")
+    columns = [
+        func.coalesce(
+            func.sum(w.c.k * biggest(0.0, least(w.c.f, day + 1.0) - biggest(w.c.b, float(day)))),
+            0.0,
+        )
+        * 24.0
+        for day in range(days)
+    ]
+    stmt = select(w.c.cid, *columns).group_by(w.c.cid)
+    return {row[0]: [float(h) for h in row[1:]] for row in session.execute(stmt)}
 
 
 def list_cluster_summaries(

@@ -197,8 +197,8 @@ def seed_database(
             if not _is_empty(conn):
                 if not reset:
                     raise Conflict(
-                        "the database already holds data; seeding twice would mix two demo "
-                        "clusters: use --reset (seed_database(..., reset=True)) to replace it"
+                        "the database already holds data; seeding again would mix two demo "
+                        "clusters (use --reset to replace everything in it)"
                     )
                 _reset(conn)
             rows = demo_rows(
