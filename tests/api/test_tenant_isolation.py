@@ -1,8 +1,9 @@
 """Tenant isolation: a second tenant walks every endpoint with the first tenant's ids.
 
-``ROUTES`` classifies every route the app serves. A route added to the app without an entry
-here makes :func:`test_every_route_is_classified` fail, so nobody ships an endpoint whose
-isolation was never checked.
+``isolation_table.py`` (plus its ``isolation_ext_<area>.py`` extensions) classifies every
+route the app serves. A route added to the app without an entry there makes
+:func:`test_every_route_is_classified` fail, so nobody ships an endpoint whose isolation was
+never checked.
 
 * ``EXEMPT`` routes hold no tenant data (health, registration, login, the taxonomy, clusters,
   the API docs).
@@ -33,6 +34,7 @@ from api_helpers import (
 )
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
+from isolation_table import API, WINDOW, Obj, Scoped, load_table
 from sqlalchemy import Engine
 
 from sharefab.api.app import create_app, route_table
@@ -40,79 +42,7 @@ from sharefab.config import Settings
 from sharefab.storage.bookings import insert_booking
 from sharefab.storage.db import make_session_factory
 
-API = "/api/v1"
-
-EXEMPT: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("GET", f"{API}/health"),
-        ("POST", f"{API}/auth/register"),
-        ("POST", f"{API}/auth/token"),
-        ("GET", f"{API}/capabilities"),
-        ("GET", f"{API}/capabilities/{{code}}"),
-        ("GET", f"{API}/clusters"),
-        ("GET", f"{API}/openapi.json"),
-        ("GET", "/docs"),
-        ("GET", "/docs/oauth2-redirect"),
-    }
-)
-
-
-@dataclass(frozen=True)
-class Obj:
-    """A route naming another tenant's object; expect 404."""
-
-    body: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class Scoped:
-    """A route acting only inside the caller's org. ``status`` is what the second tenant gets;
-    ``field`` the field a 422 names; ``params`` query parameters (``{...}`` filled with ids)."""
-
-    status: int
-    body: dict[str, Any] | None = None
-    params: dict[str, str] | None = None
-    field: str | None = None
-
-
-WINDOW = {"start_at": "2027-02-01T08:00:00Z", "end_at": "2027-02-01T16:00:00Z"}
-RULE = {"rule": "Sat 08:00-12:00", "timezone": "Asia/Shanghai", "horizon_days": 14}
-
-ROUTES: dict[tuple[str, str], Obj | Scoped] = {
-    ("GET", f"{API}/users/me"): Scoped(200),
-    ("GET", f"{API}/users"): Scoped(200),
-    ("POST", f"{API}/users"): Scoped(
-        201, body={"email": "new@bob.example.com", "password": "long enough", "role": "viewer"}
-    ),
-    ("GET", f"{API}/users/{{user_id}}"): Obj(),
-    ("PATCH", f"{API}/users/{{user_id}}"): Obj(body={"role": "viewer"}),
-    ("GET", f"{API}/sites"): Scoped(200),
-    ("POST", f"{API}/sites"): Scoped(201, body={"name": "Bob site", "lat": 30.0, "lon": 120.0}),
-    ("GET", f"{API}/sites/{{site_id}}"): Obj(),
-    ("PATCH", f"{API}/sites/{{site_id}}"): Obj(body={"name": "taken over"}),
-    ("DELETE", f"{API}/sites/{{site_id}}"): Obj(),
-    ("GET", f"{API}/resources"): Scoped(200, params={"capability": "separating"}),
-    ("POST", f"{API}/resources"): Scoped(
-        422,
-        body={
-            "site_id": "{site_id}",
-            "name": "on someone else's site",
-            "capabilities": [{"code": "separating.machining.milling"}],
-            "hourly_rate_minor": 100,
-        },
-        field="site_id",
-    ),
-    ("GET", f"{API}/resources/{{resource_id}}"): Obj(),
-    ("PATCH", f"{API}/resources/{{resource_id}}"): Obj(body={"hourly_rate_minor": 1}),
-    ("DELETE", f"{API}/resources/{{resource_id}}"): Obj(),
-    ("GET", f"{API}/resources/{{resource_id}}/windows"): Obj(),
-    ("POST", f"{API}/resources/{{resource_id}}/windows"): Obj(body=WINDOW),
-    ("DELETE", f"{API}/resources/{{resource_id}}/windows/{{window_id}}"): Obj(),
-    ("POST", f"{API}/resources/{{resource_id}}/calendar-rules"): Obj(body=RULE),
-    ("GET", f"{API}/bookings"): Scoped(200),
-    ("GET", f"{API}/bookings#resource"): Obj(),  # GET /bookings?resource_id=<alice's private>
-}
-# ``#resource`` marks a second use of one route; the path itself is the part before '#'.
+TABLE = load_table()
 
 
 @dataclass
@@ -146,6 +76,8 @@ def world(module_client: TestClient) -> World:
         "resource_id": resource["id"],
         "window_id": window["id"],
     }
+    for setup in TABLE.setups:  # private objects of the areas that extend the table
+        setup(client, alice, ids)
     return World(client, engine, alice, bob, ids)
 
 
@@ -165,10 +97,8 @@ def _fill(template: Any, ids: dict[str, int]) -> Any:
 def _call(
     client: TestClient, tenant: Tenant, method: str, route: str, spec: Obj | Scoped, ids: dict
 ) -> Any:
-    path, _, variant = route.partition("#")
-    params = dict(_fill(spec.params, ids)) if isinstance(spec, Scoped) and spec.params else {}
-    if variant == "resource":
-        params["resource_id"] = str(ids["resource_id"])
+    path = route.partition("#")[0]
+    params = {k: str(v) for k, v in _fill(spec.params, ids).items()} if spec.params else {}
     body = _fill(spec.body, ids) if spec.body is not None else None
     return client.request(
         method, _fill(path, ids), json=body, params=params or None, headers=tenant.headers
@@ -179,12 +109,12 @@ def _leaks(response_text: str) -> bool:
     return any(s in response_text for s in ("PO-7", "DMG Mori", "admin@alice", "Suzhou plant"))
 
 
-@pytest.mark.parametrize(("method", "route"), sorted(ROUTES), ids=lambda v: str(v))
+@pytest.mark.parametrize(("method", "route"), sorted(TABLE.routes), ids=lambda v: str(v))
 def test_second_tenant_cannot_reach_first_tenants_private_data(
     world: World, method: str, route: str
 ) -> None:
     client, engine, bob, ids = world.client, world.engine, world.bob, world.ids
-    spec = ROUTES[(method, route)]
+    spec = TABLE.routes[(method, route)]
     before = snapshot(engine)
     response = _call(client, bob, method, route, spec, ids)
     assert not _leaks(response.text), response.text
@@ -213,14 +143,17 @@ def test_second_tenant_cannot_reach_first_tenants_private_data(
 
 def test_every_route_is_classified(module_client: TestClient) -> None:
     served = route_table(module_client.app)  # type: ignore[arg-type]
-    listed = {(m, r.partition("#")[0]) for m, r in ROUTES} | EXEMPT
-    assert _unclassified(module_client.app) == set(), "add these routes to ROUTES or EXEMPT"
+    unclassified = sorted(_unclassified(module_client.app))
+    assert unclassified == [], (
+        "classify these routes in tests/api/isolation_table.py or an isolation_ext_<area>.py "
+        f"next to it: {unclassified}"
+    )
+    listed = TABLE.listed()
     assert listed - served == set(), "these listed routes no longer exist"
 
 
 def _unclassified(app: Any) -> set[tuple[str, str]]:
-    listed = {(m, r.partition("#")[0]) for m, r in ROUTES} | EXEMPT
-    return route_table(app) - listed
+    return route_table(app) - TABLE.listed()
 
 
 def test_an_unlisted_new_route_is_noticed(tmp_path: Path) -> None:
@@ -231,9 +164,12 @@ def test_an_unlisted_new_route_is_noticed(tmp_path: Path) -> None:
     def read_widget(widget_id: int) -> dict[str, int]:
         return {"id": widget_id}
 
+    plain = create_app(settings)
     app = create_app(settings, extra_api_routers=[extra])
-    assert _unclassified(app) == {("GET", f"{API}/widgets/{{widget_id}}")}
+    added = _unclassified(app) - _unclassified(plain)
+    assert added == {("GET", f"{API}/widgets/{{widget_id}}")}
     app.state.engine.dispose()
+    plain.state.engine.dispose()
 
 
 def test_route_table_sees_included_routers(module_client: TestClient) -> None:
