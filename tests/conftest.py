@@ -109,10 +109,31 @@ SELECT format('%I.%I', schemaname, tablename) FROM pg_tables
  WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
    AND NOT (schemaname = 'public' AND tablename = 'alembic_version')
 """
-_PG_RESET_SEQUENCES = """
-SELECT setval(format('%I.%I', schemaname, sequencename), start_value, false) FROM pg_sequences
- WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
+# One round trip: refuse if the schema changed, else empty every table (foreign-key triggers
+# off) and restart every sequence. ``{expected}`` is the template's fingerprint (hex digits).
+_PG_RESET = (
+    """
+DO $reset$
+DECLARE t text;
+BEGIN
+  SET LOCAL lock_timeout = '5s';
+  IF ("""
+    + _PG_SCHEMA_FINGERPRINT.strip()
+    + """) IS DISTINCT FROM '{expected}' THEN
+    RAISE EXCEPTION 'schema changed during the test';
+  END IF;
+  SET LOCAL session_replication_role = replica;
+  FOR t IN """
+    + _PG_USER_TABLES.strip()
+    + """ LOOP
+    EXECUTE 'DELETE FROM ' || t;
+  END LOOP;
+  PERFORM setval(format('%I.%I', schemaname, sequencename), start_value, false)
+     FROM pg_sequences WHERE schemaname NOT IN ('pg_catalog', 'information_schema');
+END
+$reset$
 """
+)
 
 
 class PostgresDatabasePool:
@@ -185,13 +206,7 @@ class PostgresDatabasePool:
         eng = create_engine(self.url(name), poolclass=NullPool)
         try:
             with eng.begin() as conn:
-                conn.execute(text("SET LOCAL lock_timeout = '5s'"))
-                if conn.execute(text(_PG_SCHEMA_FINGERPRINT)).scalar_one() != self._fingerprint:
-                    raise RuntimeError(f"schema of {name} changed during the test")
-                conn.execute(text("SET LOCAL session_replication_role = replica"))
-                for table in conn.execute(text(_PG_USER_TABLES)).scalars().all():
-                    conn.execute(text(f"DELETE FROM {table}"))
-                conn.execute(text(_PG_RESET_SEQUENCES)).all()
+                conn.execute(text(_PG_RESET.format(expected=self._fingerprint)))
         finally:
             eng.dispose()
         self.resets += 1
