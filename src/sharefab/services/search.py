@@ -215,12 +215,14 @@ def search_resources(session: Session, actor: User, q: ResourceQuery) -> Page[Re
     )
     conditions: list[Any] = [visible]
     if codes is not None:
+        # An uncorrelated IN lets the database start from the index on the capability code.
         conditions.append(
-            exists().where(
-                ResourceCapability.resource_id == Resource.id, ResourceCapability.code.in_(codes)
+            Resource.id.in_(
+                select(ResourceCapability.resource_id).where(ResourceCapability.code.in_(codes))
             )
         )
     if q.available_from is not None and q.available_to is not None:
+        # Correlated: probes the (resource_id, start_at) index of each candidate.
         conditions.append(
             exists().where(
                 CalendarWindow.resource_id == Resource.id,
