@@ -359,3 +359,4 @@ for _ddl in SQLITE_BOOKING_TRIGGERS:
 # (keep the E402/F401 noqa marker), after the classes above so they can import Base.
 from sharefab.storage import telemetry_models  # noqa: E402, F401
 from sharefab.storage import market_models  # noqa: E402, F401
+from sharefab.storage import webhook_models  # noqa: E402, F401

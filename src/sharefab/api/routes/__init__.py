@@ -19,6 +19,7 @@ def api_routers() -> list[APIRouter]:
         resources,
         sites,
         users,
+        webhooks,
         windows,
     )
 
@@ -32,4 +33,5 @@ def api_routers() -> list[APIRouter]:
         resources.router,
         windows.router,
         bookings.router,
+        webhooks.router,
     ]
