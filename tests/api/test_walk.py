@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from api_helpers import MILL_5AXIS, Tenant, assert_problem, make_resource, make_site, snapshot
+from api_helpers import (
+    MILL_5AXIS,
+    Tenant,
+    assert_problem,
+    make_resource,
+    make_site,
+    resource_body,
+    snapshot,
+)
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
@@ -68,8 +76,6 @@ def test_bad_inputs_get_named_4xx_and_change_nothing(
     resource = make_resource(client, alice, site["id"], is_public=False)
     rid = resource["id"]
     before = snapshot(engine)
-    from api_helpers import resource_body
-
     unknown = resource_body(site["id"])
     unknown["capabilities"][0]["code"] = "separating.machining.miling.5axis"
     body = assert_problem(
