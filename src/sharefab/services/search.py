@@ -132,24 +132,26 @@ def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
 def _attribute_matches(
     session: Session, ids: list[int], q: ResourceQuery, codes: list[str] | None
 ) -> set[int]:
+    """Of ``ids``, those with one capability (among ``codes``) serving every requested
+    attribute under the taxonomy's match rules (the request was validated already)."""
     tax = taxonomy()
-    wanted = set(q.attributes)
     ok: set[int] = set()
     for chunk in _chunks(ids):
-        stmt = select(ResourceCapability).where(ResourceCapability.resource_id.in_(chunk))
+        stmt = select(
+            ResourceCapability.resource_id, ResourceCapability.code, ResourceCapability.attributes
+        ).where(ResourceCapability.resource_id.in_(chunk))
         if codes is not None:
             stmt = stmt.where(ResourceCapability.code.in_(codes))
-        for cap in session.scalars(stmt):
-            if cap.resource_id in ok or cap.code not in tax:
+        for resource_id, code, offered in session.execute(stmt):
+            if resource_id in ok or code not in tax:
                 continue
-            if q.capability is not None:
-                result = tax.match(q.capability, q.attributes, cap.code, cap.attributes)
-            elif wanted <= set(tax.attribute_schema(cap.code)):
-                result = tax.match(cap.code, q.attributes, cap.code, cap.attributes)
-            else:
-                continue
-            if result.ok:
-                ok.add(cap.resource_id)
+            schema = tax.get(code).attributes
+            offered = offered if isinstance(offered, dict) else {}
+            if all(
+                name in schema and schema[name].compare(value, offered.get(name)) is None
+                for name, value in q.attributes.items()
+            ):
+                ok.add(resource_id)
     return ok
 
 
