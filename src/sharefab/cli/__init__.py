@@ -17,4 +17,8 @@ app.add_typer(catalog.import_app, name="import")
 app.add_typer(catalog.export_app, name="export")
 app.add_typer(bench.app, name="bench")
 
+from sharefab.cli import iot  # noqa: E402
+
+iot.register(app)
+
 __all__ = ["app"]

@@ -154,6 +154,19 @@ def meter_booking(session: Session, actor: User | None, booking_id: int) -> Usag
     return record
 
 
+def resource_usage(
+    session: Session, actor: User, resource_id: int, start: datetime, end: datetime
+) -> tuple[Usage, list[dict[str, Any]], str]:
+    """Usage of the caller's resource over ``[start, end]`` with its priced lines (404 for
+    another tenant's resource)."""
+    resource = session.get(Resource, resource_id)
+    if resource is None or (resource.org_id != actor.org_id and not actor.is_platform_operator):
+        raise NotFound("resource", resource_id)
+    usage = counter_usage(session, resource_id, start, end)
+    lines = invoice_lines(resource.lease_terms, usage)
+    return usage, [_line_dict(line, resource.currency) for line in lines], resource.currency
+
+
 @dataclass(frozen=True, slots=True)
 class UsageStatement:
     """Usage and pay-per-use charges of every booking of one order reference."""
@@ -176,7 +189,7 @@ def usage_statement(session: Session, actor: User | None, order_ref: str) -> Usa
         stmt = stmt.where(Resource.org_id == actor.org_id)
     booking_ids = list(session.scalars(stmt))
     if not booking_ids:
-        raise NotFound("usage statement for order", order_ref)
+        raise NotFound("usage statement", "for this order reference")
     records = [meter_booking(session, None, bid) for bid in booking_ids]
     totals: dict[str, int] = {}
     for r in records:

@@ -1,0 +1,155 @@
+"""Schemas of the telemetry area: ingest results, device credentials, usage, utilisation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from sharefab.api.schemas.common import ORMModel
+
+
+class TelemetryRejection(BaseModel):
+    """One message that was not stored, and why."""
+
+    resource_id: int | None
+    message_id: int | None
+    reason: str
+
+
+class TelemetryIngestResult(BaseModel):
+    """What a telemetry batch did."""
+
+    accepted: int
+    duplicates: int
+    rejected: int
+    rejections: list[TelemetryRejection]
+
+
+class DeviceCredentialIssued(BaseModel):
+    """A new device credential; the secret is shown only in this response."""
+
+    id: int
+    resource_id: int
+    key_id: str
+    secret: str
+    http_authorization: str
+    mqtt_username: str
+    mqtt_topic: str
+    created_at: datetime
+
+
+class DeviceCredentialPublic(ORMModel):
+    """A device credential without its secret."""
+
+    id: int
+    resource_id: int
+    key_id: str
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class DeviceCredentialsPublic(BaseModel):
+    """The credentials of a resource, newest first."""
+
+    data: list[DeviceCredentialPublic]
+    count: int
+
+
+class CredentialRequest(BaseModel):
+    """Optional label of a new credential (e.g. the controller's serial number)."""
+
+    label: str = ""
+
+
+class ResourceUtilisationPublic(BaseModel):
+    """Utilisation of one resource over the period."""
+
+    resource_id: int
+    name: str
+    capacity: int
+    booked_seconds: float
+    running_seconds: float
+    idle_unbooked_seconds: float
+    booked_ratio: float
+    running_ratio: float
+
+
+class UtilisationPublic(BaseModel):
+    """Utilisation of a scope: per resource and aggregated."""
+
+    scope: str
+    key: str
+    start: datetime
+    end: datetime
+    booked_ratio: float
+    running_ratio: float
+    data: list[ResourceUtilisationPublic]
+    count: int
+
+
+class IdleWindow(BaseModel):
+    """A proposed window ``[start_at, end_at)``."""
+
+    start_at: datetime
+    end_at: datetime
+    hours: float
+
+
+class IdleSuggestions(BaseModel):
+    """Idle stretches worth publishing."""
+
+    data: list[IdleWindow]
+    count: int
+
+
+class PublishSuggestions(BaseModel):
+    """Which suggestions to publish: those of ``[from, to)`` of at least ``min_hours``."""
+
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+    min_hours: float = Field(default=4.0, gt=0, le=24 * 366)
+
+
+class UsageRecordPublic(ORMModel):
+    """Metered usage of one booking with its pay-per-use lines."""
+
+    booking_id: int
+    resource_id: int
+    order_ref: str | None
+    run_seconds: float
+    spindle_seconds: float
+    cycles: int
+    energy_wh: float
+    amount_minor: int
+    currency: str
+    lines: list[dict[str, Any]]
+    computed_at: datetime
+
+
+class UsageStatementPublic(BaseModel):
+    """Usage and charges of every booking of an order."""
+
+    order_ref: str
+    totals_minor: dict[str, int]
+    data: list[UsageRecordPublic]
+    count: int
+    ledger_note: str
+
+
+class ResourceUsagePublic(BaseModel):
+    """Metered usage of a resource over a period, priced at its pay-per-use terms."""
+
+    resource_id: int
+    start: datetime
+    end: datetime
+    run_seconds: float
+    spindle_seconds: float
+    cycles: int
+    energy_wh: float
+    samples: int
+    lines: list[dict[str, Any]]
+    amount_minor: int
+    currency: str
