@@ -15,6 +15,7 @@ MODULES: list[str] = [
     "benchmarks.quote_insertion",
     "benchmarks.cluster_scale",
     "benchmarks.domain_bench",
+    "benchmarks.search_bench",
 ]
 
 
