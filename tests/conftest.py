@@ -157,6 +157,7 @@ class PostgresDatabasePool:
         self._reusable = False
         self.clones = 0
         self.resets = 0
+        self._discarded: list[str] = []
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sharefab-testdb")
         self._ready: deque[Future[str]] = deque([self._worker.submit(self._create)])
 
@@ -218,7 +219,7 @@ class PostgresDatabasePool:
                 return name
             except Exception:  # any failure: fall back to a brand-new clone
                 pass
-        _drop_databases(self._admin, [name])
+        self.discard(name)
         return self._create()
 
     def take(self) -> str:
@@ -234,12 +235,17 @@ class PostgresDatabasePool:
         """Reset (or replace) a used database in the background for a later test."""
         self._ready.append(self._worker.submit(self._recycle, name))
 
+    def discard(self, name: str) -> None:
+        """Leave database ``name`` to be dropped at the end of the session (each DROP DATABASE
+        waits for a checkpoint, seconds on a busy server; at the end they share one)."""
+        self._discarded.append(name)
+
     def close(self) -> list[str]:
         """Stop the background work; return the names of the pool's databases to drop."""
         self._worker.shutdown(wait=True)
         names = [f.result() for f in self._ready if f.exception() is None]
         self._ready.clear()
-        return names
+        return names + self._discarded
 
 
 def _drop_databases(admin: Engine, names: list[str]) -> None:

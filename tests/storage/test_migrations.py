@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect, make_url, text
+from sqlalchemy import Engine, inspect, text
 
 from sharefab.storage.db import alembic_config, make_engine, upgrade_database
 from sharefab.storage.models import Base
@@ -30,16 +31,15 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    postgres_url: str = request.getfixturevalue("postgres_url")
     admin: Engine = request.getfixturevalue("_postgres_admin")
-    name = f"sftest_{os.getpid()}_empty_{tmp_path.name[-12:].replace('-', '_')}"
+    pool = request.getfixturevalue("_postgres_pool")
+    name = f"sftest_{os.getpid()}_empty_{uuid.uuid4().hex[:12]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+        yield pool.url(name)
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        pool.discard(name)  # dropped with the pool's databases at the end of the session
 
 
 def _tables(url: str) -> set[str]:
