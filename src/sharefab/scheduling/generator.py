@@ -88,12 +88,15 @@ def synthetic_cluster(
     resumable_share: float = 0.3,
     split_share: float = 0.1,
     due_slack: float = 3.0,
+    utilisation: float = 0.7,
     objective: Objective | None = None,
 ) -> ProblemData:
     """A seeded synthetic cluster (see the module docstring); objective by default
     ``weighted_tardiness``."""
     if n_jobs < 1 or n_ops_per_job < 1 or n_resources < 3 or n_sites < 1:
         raise ValueError("need n_jobs >= 1, n_ops_per_job >= 1, n_resources >= 3, n_sites >= 1")
+    if not 0 < utilisation <= 1:
+        raise ValueError("utilisation must be in (0, 1]")
     rng = random.Random(seed)
     coords = [(rng.uniform(0, 300), rng.uniform(0, 300)) for _ in range(n_sites)]
     dist = [[hypot(a[0] - b[0], a[1] - b[1]) for b in coords] for a in coords]
@@ -123,31 +126,12 @@ def synthetic_cluster(
     rate = [rng.randint(3000, 15000) for _ in range(n_resources)]  # minor units per hour
     setup = [rng.choice((0, 10, 20, 30)) for _ in range(n_resources)]
 
-    # releases spread so the cluster is ~2/3 utilised; calendars long enough for three times the
-    # load after the last release (resumable work never runs out of windows)
-    mean_op = 150
     weekly = sum(WEEKLY_MINUTES[k] * c for k, c in zip(kinds, capacity, strict=True))
-    load_weeks = n_jobs * n_ops_per_job * mean_op / weekly
-    release_spread = max(DAY, int(1.5 * load_weeks * WEEK))
-    weeks = int(3 * load_weeks + release_spread / WEEK) + 3
-    resources = []
-    for i in range(n_resources):
-        windows = calendar_windows(kinds[i], weeks)
-        resources.append(
-            Resource(
-                f"R{i}-{CALENDARS[kinds[i]][0]}",
-                capacity=capacity[i],
-                site=rng.randrange(n_sites),
-                windows=windows,
-                bookings=_bookings(rng, windows, booking_fill),
-            )
-        )
-
-    jobs = []
-    operations = []
-    precedences = []
+    operations: list[Operation] = []
+    precedences: list[tuple[int, int]] = []
+    job_work: list[int] = []  # per job, sum of its operations' shortest durations
+    mean_work = 0.0  # all operations, mean duration over their modes
     for j in range(n_jobs):
-        release = rng.randint(0, release_spread)
         first = len(operations)
         total = 0
         for k in range(n_ops_per_job):
@@ -166,6 +150,7 @@ def synthetic_cluster(
                 setup_cost = ceil(rate[res] * d_setup / 60)
                 modes.append(Mode(res, duration, cost, d_setup, setup_cost))
             total += min(m.duration for m in modes)
+            mean_work += sum(m.duration for m in modes) / len(modes)
             splittable = quantity >= 8 and rng.random() < split_share
             operations.append(
                 Operation(
@@ -180,8 +165,30 @@ def synthetic_cluster(
             )
             if k > 0:
                 precedences.append((first + k - 1, first + k))
-        due = release + int(due_slack * total) + rng.randint(2, 7) * DAY
+        job_work.append(total)
+
+    # releases spread so the cluster runs at about ``utilisation`` of its calendar capacity;
+    # calendars long enough for three times the load after the last release
+    load_weeks = mean_work / weekly
+    release_spread = max(DAY, int(load_weeks / utilisation * WEEK))
+    weeks = int(3 * load_weeks + release_spread / WEEK) + 3
+    jobs = []
+    for j in range(n_jobs):
+        release = rng.randint(0, release_spread)
+        due = release + int(due_slack * job_work[j]) + rng.randint(2, 7) * DAY
         jobs.append(Job(f"J{j}", release=release, due=due, weight=rng.randint(1, 5)))
+    resources = []
+    for i in range(n_resources):
+        windows = calendar_windows(kinds[i], weeks)
+        resources.append(
+            Resource(
+                f"R{i}-{CALENDARS[kinds[i]][0]}",
+                capacity=capacity[i],
+                site=rng.randrange(n_sites),
+                windows=windows,
+                bookings=_bookings(rng, windows, booking_fill),
+            )
+        )
     return ProblemData(
         jobs=tuple(jobs),
         resources=tuple(resources),
