@@ -65,7 +65,6 @@ def mqtt_broker() -> tuple[str, int]:
 
 # --- Database fixtures (storage) -------------------------------------------------------------
 
-DB_BACKENDS = ("sqlite", "postgres")
 _PG_TEST_DB_PREFIX = "sftest_"
 
 
@@ -84,7 +83,7 @@ def _new_pg_database_name() -> str:
 
 
 # One text that changes whenever a test changed the schema of its database (tables, columns,
-# constraints, indexes, sequences, extensions, Alembic revision).
+# constraints, indexes, sequences, extensions, triggers, functions, types, Alembic revision).
 _PG_SCHEMA_FINGERPRINT = """
 SELECT md5(concat_ws('|',
   (SELECT string_agg(n.nspname || '.' || c.relname || ':' || c.relkind::text, ','
@@ -101,6 +100,11 @@ SELECT md5(concat_ws('|',
                      ORDER BY conname)
      FROM pg_constraint WHERE connamespace = 'public'::regnamespace),
   (SELECT string_agg(extname, ',' ORDER BY extname) FROM pg_extension),
+  (SELECT string_agg(tgname, ',' ORDER BY tgname) FROM pg_trigger WHERE NOT tgisinternal),
+  (SELECT string_agg(proname, ',' ORDER BY proname) FROM pg_proc
+    WHERE pronamespace = 'public'::regnamespace),
+  (SELECT string_agg(typname, ',' ORDER BY typname) FROM pg_type
+    WHERE typnamespace = 'public'::regnamespace),
   (SELECT string_agg(version_num, ',' ORDER BY version_num) FROM public.alembic_version)
 ))
 """
