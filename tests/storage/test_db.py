@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,25 @@ def test_unknown_begin_mode_is_refused(tmp_path: Path) -> None:
             engine.execution_options(sqlite_begin="LATER").connect() as conn,
         ):
             conn.exec_driver_sql("SELECT 1")
+    finally:
+        engine.dispose()
+
+
+def test_in_memory_sqlite_is_one_database_for_every_thread() -> None:
+    engine = make_engine("sqlite://")
+    try:
+        upgrade_database(engine)
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO clusters (name, region, description) VALUES ('S', '', '')")
+            )
+
+        def count() -> int:
+            with engine.connect() as conn:
+                return int(conn.execute(text("SELECT count(*) FROM clusters")).scalar_one())
+
+        with ThreadPoolExecutor(1) as other_thread:
+            assert other_thread.submit(count).result() == 1
     finally:
         engine.dispose()
 

@@ -24,7 +24,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 SqliteBegin = Literal["IMMEDIATE", "DEFERRED", "EXCLUSIVE"]
@@ -92,7 +92,8 @@ def make_engine(
     """Create an engine for a SQLite or PostgreSQL URL with ShareFab's connection settings.
 
     ``sqlite_begin`` is the default ``BEGIN`` mode of SQLite transactions (see module doc);
-    ``null_pool`` opens a fresh connection per checkout (scripts, migrations, tests).
+    ``null_pool`` opens a fresh connection per checkout (scripts, migrations, tests). An
+    in-memory SQLite URL (``sqlite://``) gets one connection shared by all threads.
     """
     parsed = normalize_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
@@ -100,7 +101,10 @@ def make_engine(
         kwargs["poolclass"] = NullPool
     if parsed.get_backend_name() == "sqlite":
         memory = _is_memory_sqlite(parsed)
-        if not memory and parsed.database:
+        if memory and not null_pool:
+            # One in-memory database shared by every thread (e.g. a web server's workers).
+            kwargs["poolclass"] = StaticPool
+        elif parsed.database:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}
         engine = create_engine(parsed, **kwargs)
@@ -136,13 +140,21 @@ def alembic_config(url: str | URL | None = None) -> Config:
     return config
 
 
-def upgrade_database(url: str | URL | None = None, revision: str = "heads") -> None:
-    """Create or upgrade the schema at ``url`` to ``revision`` (default: every head).
+def upgrade_database(target: str | URL | Engine | None = None, revision: str = "heads") -> None:
+    """Create or upgrade the schema to ``revision`` (default: every head).
 
+    ``target`` is a database URL (default: ``SHAREFAB_DATABASE_URL`` or the settings default),
+    or an ``Engine`` whose connection is used as is (needed for in-memory SQLite).
     ``heads`` keeps working while two new revisions briefly branch from the same parent;
     ``tests/storage/test_migrations.py`` fails until they are chained again.
     """
-    command.upgrade(alembic_config(url), revision)
+    if isinstance(target, Engine):
+        config = alembic_config()
+        with target.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+        return
+    command.upgrade(alembic_config(target), revision)
 
 
 def database_url_from_env() -> str:
