@@ -65,6 +65,11 @@ def create_app(
     app.state.settings = settings
     app.state.engine = db_engine
     app.state.session_factory = make_session_factory(db_engine)
+    # GET requests never write: on SQLite they begin DEFERRED and so do not queue behind
+    # writers for the write lock (the option is ignored on PostgreSQL).
+    app.state.read_session_factory = make_session_factory(
+        db_engine.execution_options(sqlite_begin="DEFERRED")
+    )
     install_error_handlers(app)
     for router in (*api_routers(), *extra_api_routers):
         app.include_router(router, prefix=API_PREFIX)

@@ -30,9 +30,14 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 def get_db(request: Request) -> Iterator[Session]:
     """One session per request, closed (and any open transaction rolled back) at the end.
 
-    Routes never commit: each service function commits its own transaction.
+    Routes never commit: each service function commits its own transaction. ``GET`` and
+    ``HEAD`` requests get a read session (``BEGIN DEFERRED`` on SQLite).
     """
-    session: Session = request.app.state.session_factory()
+    state = request.app.state
+    factory = state.session_factory
+    if request.method in ("GET", "HEAD"):
+        factory = getattr(state, "read_session_factory", factory)
+    session: Session = factory()
     try:
         yield session
     finally:
