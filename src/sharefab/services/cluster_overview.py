@@ -38,6 +38,7 @@ class ClusterSummary:
     id: int
     name: str
     region: str
+    description: str
     factories: int
     resources: int
     idle_hours: float
@@ -80,6 +81,11 @@ class ClusterOverview:
         if self.idle_hours <= 0:
             return None
         return min(1.0, self.booked_hours / self.idle_hours)
+
+
+def _is_provider(roles: object) -> bool:
+    """Factories are the organizations with the provider role (buyers also have sites)."""
+    return isinstance(roles, list) and "provider" in roles
 
 
 def _horizon(now: datetime | None, days: int) -> tuple[datetime, datetime]:
@@ -161,11 +167,14 @@ def list_cluster_summaries(
 ) -> list[ClusterSummary]:
     """Every cluster with its factory count, public resources and idle hours ahead."""
     start, _ = _horizon(now, horizon_days)
-    factories = dict(
-        session.execute(
-            select(Site.cluster_id, func.count(distinct(Site.org_id))).group_by(Site.cluster_id)
-        ).all()
-    )
+    provider_orgs: dict[int | None, set[int]] = {}
+    for cid, org_id, roles in session.execute(
+        select(Site.cluster_id, Site.org_id, Organization.roles).join(
+            Organization, Organization.id == Site.org_id
+        )
+    ):
+        if _is_provider(roles):
+            provider_orgs.setdefault(cid, set()).add(org_id)
     resources = dict(
         session.execute(
             select(Site.cluster_id, func.count(Resource.id))
@@ -180,7 +189,8 @@ def list_cluster_summaries(
             id=c.id,
             name=c.name,
             region=c.region,
-            factories=int(factories.get(c.id, 0)),
+            description=c.description,
+            factories=len(provider_orgs.get(c.id, ())),
             resources=int(resources.get(c.id, 0)),
             idle_hours=sum(idle.get(c.id, [])),
         )
@@ -210,15 +220,17 @@ def cluster_overview(
     )
     public_ids = _public_resources_in(cluster_id)
     per_site = session.execute(
-        select(Organization.name, Site.name, func.count(Resource.id))
+        select(Organization.name, Organization.roles, Site.name, func.count(Resource.id))
         .select_from(Site)
         .join(Organization, Organization.id == Site.org_id)
         .outerjoin(Resource, (Resource.site_id == Site.id) & Resource.is_public.is_(True))
         .where(Site.cluster_id == cluster_id)
-        .group_by(Organization.name, Site.name)
+        .group_by(Organization.id, Organization.name, Organization.roles, Site.id, Site.name)
         .order_by(Organization.name, Site.name)
     ).all()
-    overview.factory_rows = [FactoryRow(org, site, int(n)) for org, site, n in per_site]
+    overview.factory_rows = [
+        FactoryRow(org, site, int(n)) for org, roles, site, n in per_site if _is_provider(roles)
+    ]
     overview.factories = len({row.org_name for row in overview.factory_rows})
     overview.resources = sum(row.resources for row in overview.factory_rows)
     counts: Counter[str] = Counter()

@@ -35,7 +35,32 @@ def format_instant(value: datetime, tz: str = "UTC") -> str:
     return value.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
 
 
+def format_attribute(value: Any, name: str) -> str:
+    """A capability attribute value for people: ``[500, 400, 300]`` envelope as
+    ``500 × 400 × 300 mm``, lists joined with commas, booleans as yes/no."""
+    unit = "mm" if name.endswith("_mm") else "kg" if name.endswith("_kg") else ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        if name.startswith("envelope") and all(isinstance(v, int | float) for v in value):
+            return " × ".join(f"{v:g}" for v in value) + (f" {unit}" if unit else "")
+        return ", ".join(str(v).replace("_", " ") for v in value)
+    if isinstance(value, int | float) and unit:
+        return f"{value:g} {unit}"
+    return str(value)
+
+
+def attribute_label(name: str) -> str:
+    """``max_part_mass_kg`` -> ``max part mass``."""
+    for suffix in ("_mm", "_kg"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return name.replace("_", " ")
+
+
 templates.env.filters["money"] = format_money
+templates.env.filters["attr_value"] = format_attribute
+templates.env.filters["attr_label"] = attribute_label
 templates.env.filters["instant"] = format_instant
 
 
