@@ -1,0 +1,278 @@
+"""Candidate resources and their free capacity, loaded for quoting with few queries and cached.
+
+* :func:`find_candidates` — one SQL join per requested capability selects the public resources
+  of provider organizations whose capability is the requested one or a descendant (the
+  taxonomy's subsumption), in the RFQ's currency, other than the buyer's own; attribute values
+  are then checked with one prepared :meth:`Taxonomy.matcher` per operation.
+* :class:`CapacityCache` — per process, the published windows and the non-cancelled bookings
+  of each resource in the quoting horizon, as a one-resource
+  :class:`~sharefab.scheduling.index.FreeIndex` in minutes from a daily origin (midnight UTC).
+  Entries are loaded in bulk for the resources that are missing and dropped together when the
+  *capacity version* changes: ``(max booking id, max window id, max order event id)`` — every
+  new booking or window raises one of them, and every booking cancellation by the marketplace
+  writes an order event in the same transaction. Entries also expire after
+  :data:`MAX_AGE_S`, which bounds what the version cannot see (a deleted window); accepting a
+  quote re-checks every slot anyway.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sharefab.scheduling.index import FreeIndex
+from sharefab.scheduling.model import Booking as PlanBooking
+from sharefab.scheduling.model import Resource as PlanResource
+from sharefab.services.resources import taxonomy
+from sharefab.storage.market_models import OrderEvent
+from sharefab.storage.models import (
+    Booking,
+    CalendarWindow,
+    Organization,
+    Resource,
+    ResourceCapability,
+    Site,
+)
+from sharefab.storage.types import utc_now
+
+#: Cached capacity is reloaded at least this often (seconds).
+MAX_AGE_S = 60.0
+_CHUNK = 900
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A public resource able to run one operation, with what pricing and transport need."""
+
+    resource_id: int
+    org_id: int
+    org_roles: tuple[str, ...]
+    site_id: int
+    lat: float | None
+    lon: float | None
+    hourly_rate_minor: int
+    setup_cost_minor: int
+    speed_factor: float
+    capacity: int
+    code: str
+
+
+def find_candidates(
+    session: Session,
+    capability: str,
+    attributes: dict[str, Any],
+    *,
+    currency: str,
+    exclude_org: int | None,
+) -> list[Candidate]:
+    """Public resources of provider organizations able to run ``capability`` with
+    ``attributes`` and priced in ``currency`` (one row per resource)."""
+    tax = taxonomy()
+    check = tax.matcher(capability, attributes)
+    codes = tax.descendants(capability)
+    stmt = (
+        select(
+            ResourceCapability.resource_id,
+            ResourceCapability.code,
+            ResourceCapability.attributes,
+            Resource.org_id,
+            Organization.roles,
+            Resource.site_id,
+            Site.lat,
+            Site.lon,
+            Resource.hourly_rate_minor,
+            Resource.setup_cost_minor,
+            Resource.speed_factor,
+            Resource.capacity,
+        )
+        .join(Resource, Resource.id == ResourceCapability.resource_id)
+        .join(Site, Site.id == Resource.site_id)
+        .join(Organization, Organization.id == Resource.org_id)
+        .where(
+            ResourceCapability.code.in_(codes),
+            Resource.is_public.is_(True),
+            Resource.currency == currency,
+        )
+    )
+    if exclude_org is not None:
+        stmt = stmt.where(Resource.org_id != exclude_org)
+    out: dict[int, Candidate] = {}
+    for rid, code, attrs, org, roles, site, lat, lon, rate, setup, speed, cap in session.execute(
+        stmt
+    ):
+        if rid in out or "provider" not in (roles or ()):
+            continue
+        if not check(code, attrs):
+            continue
+        out[rid] = Candidate(
+            rid, org, tuple(roles or ()), site, lat, lon, rate, setup, speed, cap, code
+        )
+    return sorted(out.values(), key=lambda c: c.resource_id)
+
+
+def day_origin(now: datetime) -> datetime:
+    """Midnight UTC of ``now``'s day: minute 0 of every plan built that day."""
+    n = now.astimezone(UTC)
+    return datetime(n.year, n.month, n.day, tzinfo=UTC)
+
+
+def to_minutes(origin: datetime, at: datetime, *, up: bool = False) -> int:
+    """Minutes from ``origin`` to ``at`` (rounded down, or up with ``up``)."""
+    seconds = (at - origin).total_seconds()
+    return math.ceil(seconds / 60) if up else math.floor(seconds / 60)
+
+
+def from_minutes(origin: datetime, minutes: int) -> datetime:
+    """The instant ``minutes`` after ``origin``."""
+    return origin + timedelta(minutes=minutes)
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceCapacity:
+    """Windows and bookings of one resource in minutes from the origin, and its index."""
+
+    windows: tuple[tuple[int, int], ...]
+    bookings: tuple[tuple[int, int], ...]
+    capacity: int
+    index: FreeIndex
+
+    def plan_resource(self, name: str, site: int) -> PlanResource:
+        """The resource as scheduling data on local site index ``site``."""
+        return PlanResource(
+            name,
+            self.capacity,
+            site,
+            self.windows,
+            tuple(PlanBooking(s, e) for s, e in self.bookings),
+        )
+
+
+def capacity_version(session: Session) -> tuple[int, int, int]:
+    """``(max booking id, max window id, max order event id)`` (see the module doc)."""
+    row = session.execute(
+        select(
+            select(func.coalesce(func.max(Booking.id), 0)).scalar_subquery(),
+            select(func.coalesce(func.max(CalendarWindow.id), 0)).scalar_subquery(),
+            select(func.coalesce(func.max(OrderEvent.id), 0)).scalar_subquery(),
+        )
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+@dataclass
+class _Entry:
+    version: tuple[int, int, int]
+    loaded_at: datetime
+    resources: dict[int, ResourceCapacity]
+
+
+class CapacityCache:
+    """Per-process cache of :class:`ResourceCapacity` per (database, origin, horizon)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, datetime, int], _Entry] = {}
+
+    def clear(self) -> None:
+        """Forget everything (tests, or after bulk changes made outside the services)."""
+        with self._lock:
+            self._entries.clear()
+
+    def get(
+        self,
+        session: Session,
+        capacities: dict[int, int],
+        origin: datetime,
+        horizon: int,
+        now: datetime | None = None,
+    ) -> dict[int, ResourceCapacity]:
+        """Capacity of each resource in ``capacities`` (id -> parallel units) over
+        ``[origin, origin + horizon minutes)``, loading only what is not cached."""
+        now = now or utc_now()
+        key = (str(session.get_bind().engine.url), origin, horizon)
+        version = capacity_version(session)
+        with self._lock:
+            for k in [k for k in self._entries if k[1] != origin]:
+                del self._entries[k]  # yesterday's origin is never used again
+            entry = self._entries.get(key)
+            if (
+                entry is None
+                or entry.version != version
+                or (now - entry.loaded_at).total_seconds() > MAX_AGE_S
+            ):
+                entry = _Entry(version, now, {})
+                self._entries[key] = entry
+            missing = [r for r in capacities if r not in entry.resources]
+        if missing:
+            loaded = _load(session, missing, capacities, origin, horizon)
+            with self._lock:
+                entry.resources.update(loaded)
+        return {r: entry.resources[r] for r in capacities}
+
+
+def _load(
+    session: Session,
+    resource_ids: Sequence[int],
+    capacities: dict[int, int],
+    origin: datetime,
+    horizon: int,
+) -> dict[int, ResourceCapacity]:
+    end = from_minutes(origin, horizon)
+    windows: dict[int, list[tuple[int, int]]] = {r: [] for r in resource_ids}
+    bookings: dict[int, list[tuple[int, int]]] = {r: [] for r in resource_ids}
+    for chunk in _chunks(resource_ids):
+        for rid, s, e in session.execute(
+            select(CalendarWindow.resource_id, CalendarWindow.start_at, CalendarWindow.end_at)
+            .where(
+                CalendarWindow.resource_id.in_(chunk),
+                CalendarWindow.end_at > origin,
+                CalendarWindow.start_at < end,
+            )
+            .order_by(CalendarWindow.resource_id, CalendarWindow.start_at)
+        ):
+            a, b = max(0, to_minutes(origin, s, up=True)), min(horizon, to_minutes(origin, e))
+            if b > a:
+                windows[rid].append((a, b))
+        for rid, s, e in session.execute(
+            select(Booking.resource_id, Booking.start_at, Booking.end_at).where(
+                Booking.resource_id.in_(chunk),
+                Booking.status != "cancelled",
+                Booking.end_at > origin,
+                Booking.start_at < end,
+            )
+        ):
+            a, b = max(0, to_minutes(origin, s)), min(horizon, to_minutes(origin, e, up=True))
+            if b > a:
+                bookings[rid].append((a, b))
+    out = {}
+    for rid in resource_ids:
+        res = PlanResource(
+            str(rid),
+            capacities[rid],
+            0,
+            tuple(windows[rid]),
+            tuple(PlanBooking(s, e) for s, e in bookings[rid]),
+        )
+        out[rid] = ResourceCapacity(
+            res.windows or (),
+            tuple(sorted(bookings[rid])),
+            capacities[rid],
+            FreeIndex([res], horizon),
+        )
+    return out
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
+    for i in range(0, len(ids), _CHUNK):
+        yield ids[i : i + _CHUNK]
+
+
+CACHE = CapacityCache()
+"""The process-wide capacity cache used by quoting."""

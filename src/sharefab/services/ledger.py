@@ -1,0 +1,268 @@
+"""The stored double-entry ledger: posting domain transactions, balances, statements.
+
+Transactions are built by :mod:`sharefab.domain.ledger_flows` (pure) and stored here by
+:func:`post_transaction` inside the caller's transaction (no commit). Stored transactions are
+never updated or deleted; a correction is a new transaction. Before storing, the same checks as
+:class:`sharefab.domain.ledger.Journal` run against the stored balances: the transaction
+balances (domain), its id is new, and no escrow, wallet or payable goes below zero.
+
+Visibility: an organization sees its own accounts (wallet, escrows of its orders, payable) and,
+on each transaction, only the postings to those accounts, so a provider never learns another
+provider's share of a split order. Platform operators also see the platform accounts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from sharefab.domain.ledger import (
+    NON_NEGATIVE_ACCOUNTS,
+    Account,
+    AccountCode,
+    Posting,
+    Transaction,
+    TransactionKind,
+    natural_balance,
+)
+from sharefab.domain.ledger_statement import statement, statement_csv
+from sharefab.domain.money import Money
+from sharefab.services.common import Page
+from sharefab.services.errors import Conflict
+from sharefab.storage.market_models import LedgerAccount, LedgerPosting, LedgerTransaction
+from sharefab.storage.models import User
+
+
+def _account_row(session: Session, account: Account) -> LedgerAccount:
+    row = session.scalar(select(LedgerAccount).where(LedgerAccount.name == account.name))
+    if row is None:
+        row = LedgerAccount(
+            name=account.name,
+            code=account.code.value,
+            currency=account.currency,
+            org_id=account.org_id,
+            order_ref=account.order_ref,
+        )
+        session.add(row)
+        session.flush()
+    return row
+
+
+def signed_balance(session: Session, account_id: int) -> int:
+    """Debits minus credits of a stored account."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(LedgerPosting.amount_minor), 0)).where(
+            LedgerPosting.account_id == account_id
+        )
+    )
+    return int(total or 0)
+
+
+def balance_of(session: Session, account: Account) -> Money:
+    """Natural balance of ``account`` (zero if it was never posted to)."""
+    row = session.scalar(select(LedgerAccount).where(LedgerAccount.name == account.name))
+    signed = 0 if row is None else signed_balance(session, row.id)
+    return natural_balance(account, Money(signed, account.currency))
+
+
+def post_transaction(session: Session, tx: Transaction) -> LedgerTransaction:
+    """Store ``tx`` (already balanced by construction) in the caller's transaction.
+
+    Raises :class:`Conflict` for a repeated id or a posting that would drive an escrow, wallet
+    or payable below zero; nothing is written then (the caller rolls back).
+    """
+    if session.scalar(select(LedgerTransaction.id).where(LedgerTransaction.tx_id == tx.id)):
+        raise Conflict(f"ledger transaction {tx.id} is already posted")
+    deltas: dict[Account, int] = {}
+    for p in tx.postings:
+        deltas[p.account] = deltas.get(p.account, 0) + p.amount_minor
+    rows = {account: _account_row(session, account) for account in deltas}
+    for account, delta in deltas.items():
+        if account.code not in NON_NEGATIVE_ACCOUNTS:
+            continue
+        after = natural_balance(
+            account, Money(signed_balance(session, rows[account].id) + delta, account.currency)
+        )
+        if after.is_negative:
+            raise Conflict(f"transaction {tx.id} would leave {account.name} at {after}")
+    stored = LedgerTransaction(
+        tx_id=tx.id,
+        kind=tx.kind.value,
+        memo=tx.memo,
+        at=tx.at,
+        order_ref=tx.order_ref,
+        correction_of=tx.correction_of,
+    )
+    session.add(stored)
+    session.flush()
+    for p in tx.postings:
+        session.add(
+            LedgerPosting(
+                transaction_id=stored.id,
+                account_id=rows[p.account].id,
+                amount_minor=p.amount_minor,
+                currency=p.currency,
+            )
+        )
+    session.flush()
+    return stored
+
+
+def _domain_account(row: LedgerAccount) -> Account:
+    return Account(AccountCode(row.code), row.currency, row.org_id, row.order_ref)
+
+
+def to_domain(row: LedgerTransaction) -> Transaction:
+    """A stored transaction as the domain's immutable :class:`Transaction`."""
+    return Transaction(
+        id=row.tx_id,
+        kind=TransactionKind(row.kind),
+        postings=tuple(
+            Posting(_domain_account(p.account), p.amount_minor, p.currency) for p in row.postings
+        ),
+        memo=row.memo,
+        at=row.at,
+        correction_of=row.correction_of,
+        order_ref=row.order_ref,
+    )
+
+
+def _visible_accounts(actor: User) -> list[object]:
+    conditions: list[object] = [LedgerAccount.org_id == actor.org_id]
+    if actor.is_platform_operator:
+        conditions.append(LedgerAccount.org_id.is_(None))
+    return conditions
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    """An account the caller owns, with its natural balance."""
+
+    id: int
+    name: str
+    code: str
+    currency: str
+    org_id: int | None
+    order_ref: str | None
+    balance_minor: int
+
+
+def list_accounts(session: Session, actor: User) -> list[AccountView]:
+    """The caller's accounts with balances (platform accounts too for platform operators)."""
+    rows = session.execute(
+        select(LedgerAccount, func.coalesce(func.sum(LedgerPosting.amount_minor), 0))
+        .outerjoin(LedgerPosting, LedgerPosting.account_id == LedgerAccount.id)
+        .where(or_(*_visible_accounts(actor)))  # type: ignore[arg-type]
+        .group_by(LedgerAccount.id)
+        .order_by(LedgerAccount.id)
+    ).all()
+    out = []
+    for row, signed in rows:
+        account = _domain_account(row)
+        bal = natural_balance(account, Money(int(signed), row.currency))
+        out.append(
+            AccountView(
+                row.id,
+                row.name,
+                row.code,
+                row.currency,
+                row.org_id,
+                row.order_ref,
+                bal.amount_minor,
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class PostingView:
+    """One posting to one of the caller's accounts."""
+
+    account: str
+    amount_minor: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionView:
+    """A transaction as the caller sees it: only the postings to its own accounts."""
+
+    id: str
+    kind: str
+    memo: str
+    at: datetime
+    order_ref: str | None
+    correction_of: str | None
+    postings: Sequence[PostingView]
+
+
+def _visible_transactions(session: Session, actor: User) -> list[LedgerTransaction]:
+    mine = (
+        select(LedgerPosting.transaction_id)
+        .join(LedgerAccount, LedgerAccount.id == LedgerPosting.account_id)
+        .where(or_(*_visible_accounts(actor)))  # type: ignore[arg-type]
+    )
+    return list(
+        session.scalars(
+            select(LedgerTransaction)
+            .where(LedgerTransaction.id.in_(mine))
+            .options(selectinload(LedgerTransaction.postings).selectinload(LedgerPosting.account))
+            .order_by(LedgerTransaction.id)
+        )
+    )
+
+
+def _owned(actor: User, account: LedgerAccount) -> bool:
+    return account.org_id == actor.org_id or (actor.is_platform_operator and account.org_id is None)
+
+
+def list_transactions(
+    session: Session, actor: User, *, limit: int = 100, offset: int = 0
+) -> Page[TransactionView]:
+    """Transactions touching the caller's accounts, oldest first, with only its postings."""
+    rows = _visible_transactions(session, actor)
+    views = [
+        TransactionView(
+            t.tx_id,
+            t.kind,
+            t.memo,
+            t.at,
+            t.order_ref,
+            t.correction_of,
+            [
+                PostingView(p.account.name, p.amount_minor, p.currency)
+                for p in t.postings
+                if _owned(actor, p.account)
+            ],
+        )
+        for t in rows
+    ]
+    return Page(views[offset : offset + limit], len(views))
+
+
+def statement_text(session: Session, actor: User) -> str:
+    """CSV statement of the caller's accounts (running natural balances, major units)."""
+    txs = [to_domain(t) for t in _visible_transactions(session, actor)]
+    if actor.is_platform_operator:
+        rows = (
+            r
+            for r in statement(txs)
+            if r.account.org_id == actor.org_id or r.account.org_id is None
+        )
+    else:
+        rows = statement(txs, org_id=actor.org_id)
+    return statement_csv(rows)
+
+
+def trial_balance(session: Session) -> dict[str, int]:
+    """Signed sum of every posting per currency (all zero when the books balance)."""
+    rows = session.execute(
+        select(LedgerPosting.currency, func.sum(LedgerPosting.amount_minor)).group_by(
+            LedgerPosting.currency
+        )
+    ).all()
+    return {cur: int(total) for cur, total in rows}

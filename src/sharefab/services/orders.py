@@ -1,0 +1,316 @@
+"""Orders: who sees what, lifecycle transitions and their money.
+
+Visibility: the buyer sees its order whole; a provider sees the order's state and events and
+*its own* work orders with its own subtotal only (never the total or another provider's
+prices); platform operators see everything. Everyone else gets 404.
+
+Transitions (``POST /orders/{id}/events``) follow :func:`sharefab.domain.orders.transition`
+with the caller's role on the order (buyer, provider or operator); an illegal move is a
+:class:`~sharefab.services.errors.Conflict` listing the allowed targets. Side effects, in the
+same transaction:
+
+* ``delivered`` releases the escrow (:func:`~sharefab.domain.ledger_flows.release_on_delivery`):
+  the platform fee (``Settings.platform_fee_bps``) and each provider's share, weighted by its
+  work orders' prices (transport is part of the escrow and goes to the providers pro rata,
+  who ship); the system then records ``delivered -> settled``. (So a dispute must be raised
+  before delivery is confirmed.)
+* ``cancelled`` refunds by :class:`~sharefab.domain.ledger_flows.CancellationPolicy` (full
+  before the 72 h notice or when a provider cancels; 90 % later; 50 % in production; from a
+  dispute the operator refunds in full) and cancels every booking not yet completed.
+* ``disputed -> settled`` (operator) releases the escrow like a delivery.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from sharefab.domain.ledger import escrow_account
+from sharefab.domain.ledger_flows import (
+    CancellationPolicy,
+    ProviderShare,
+    refund_on_cancel,
+    release_on_delivery,
+    settle_dispute,
+)
+from sharefab.domain.money import Money
+from sharefab.domain.orders import ActorRole, IllegalTransition, OrderState, allowed_targets
+from sharefab.domain.orders import transition as domain_transition
+from sharefab.services.common import Page, transaction
+from sharefab.services.errors import Conflict, FieldError, InvalidInput, NotFound
+from sharefab.services.ledger import balance_of, post_transaction
+from sharefab.storage.market_models import Order, OrderEvent, WorkOrder
+from sharefab.storage.models import Booking, User
+from sharefab.storage.types import utc_now
+
+POLICY = CancellationPolicy()
+"""The cancellation policy of every order (see the module doc)."""
+
+
+def new_order_ref() -> str:
+    """A unique, unguessable order reference such as ``ORD-3F9A1C2B7D10``."""
+    return "ORD-" + uuid.uuid4().hex[:12].upper()
+
+
+def load_order(session: Session, order_id: int, *, lock: bool = False) -> Order | None:
+    """Order ``order_id`` with work orders and events (row-locked for update with ``lock``)."""
+    stmt = (
+        select(Order)
+        .where(Order.id == order_id)
+        .options(selectinload(Order.work_orders), selectinload(Order.events))
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).first()
+
+
+def role_on(order: Order, actor: User) -> ActorRole:
+    """The caller's role on ``order``; :class:`NotFound` when it has none."""
+    if actor.is_platform_operator:
+        return ActorRole.OPERATOR
+    if order.buyer_org_id == actor.org_id:
+        return ActorRole.BUYER
+    if any(w.provider_org_id == actor.org_id for w in order.work_orders):
+        return ActorRole.PROVIDER
+    raise NotFound("order", order.id)
+
+
+def visible_order(session: Session, actor: User, order_id: int, *, lock: bool = False) -> Order:
+    """The order if the caller takes part in it (404 otherwise)."""
+    order = load_order(session, order_id, lock=lock)
+    if order is None:
+        raise NotFound("order", order_id)
+    role_on(order, actor)
+    return order
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
+def work_order_view(w: WorkOrder) -> dict[str, Any]:
+    """A work order as JSON-ready data."""
+    return {
+        "id": w.id,
+        "provider_org_id": w.provider_org_id,
+        "operation": w.position,
+        "operation_name": w.operation_name,
+        "capability": w.capability,
+        "resource_id": w.resource_id,
+        "site_id": w.site_id,
+        "booking_id": w.booking_id,
+        "start_at": _iso(w.start_at),
+        "end_at": _iso(w.end_at),
+        "quantity": w.quantity,
+        "price_minor": w.price_minor,
+        "currency": w.currency,
+        "progress": w.progress,
+    }
+
+
+def order_view(order: Order, actor: User) -> dict[str, Any]:
+    """The order as the caller may see it (JSON-ready; see the module doc)."""
+    role = role_on(order, actor)
+    full = role is not ActorRole.PROVIDER
+    works = [w for w in order.work_orders if full or w.provider_org_id == actor.org_id]
+    return {
+        "id": order.id,
+        "ref": order.ref,
+        "state": order.state,
+        "your_role": role.value,
+        "buyer_org_id": order.buyer_org_id,
+        "rfq_id": order.rfq_id,
+        "quote_id": order.quote_id if full else None,
+        "option_id": order.option_id if full else None,
+        "total_minor": order.total_minor if full else None,
+        "transport_minor": order.transport_minor if full else None,
+        "your_subtotal_minor": sum(w.price_minor for w in works),
+        "currency": order.currency,
+        "promised_at": _iso(order.promised_at),
+        "created_at": _iso(order.created_at),
+        "work_orders": [work_order_view(w) for w in works],
+        "events": [
+            {
+                "id": e.id,
+                "from_state": e.from_state,
+                "to_state": e.to_state,
+                "actor_role": e.actor_role,
+                "actor_user_id": e.actor_user_id,
+                "actor_org_id": e.actor_org_id,
+                "at": _iso(e.at),
+                "note": e.note,
+            }
+            for e in order.events
+        ],
+        "allowed_transitions": [s.value for s in allowed_targets(order.state, role)],
+    }
+
+
+def get_order(session: Session, actor: User, order_id: int) -> dict[str, Any]:
+    """The caller's view of order ``order_id``."""
+    return order_view(visible_order(session, actor, order_id), actor)
+
+
+def list_orders(
+    session: Session, actor: User, *, limit: int = 50, offset: int = 0
+) -> Page[dict[str, Any]]:
+    """Orders the caller buys or works on (every order for platform operators), newest first."""
+    cond: Any = True
+    if not actor.is_platform_operator:
+        mine = select(WorkOrder.order_id).where(WorkOrder.provider_org_id == actor.org_id)
+        cond = or_(Order.buyer_org_id == actor.org_id, Order.id.in_(mine))
+    count = session.scalar(select(func.count()).select_from(Order).where(cond)) or 0
+    rows = session.scalars(
+        select(Order)
+        .where(cond)
+        .options(selectinload(Order.work_orders), selectinload(Order.events))
+        .order_by(Order.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return Page([order_view(o, actor) for o in rows], count)
+
+
+def record_event(
+    session: Session,
+    order: Order,
+    target: OrderState | str,
+    role: ActorRole,
+    *,
+    actor: User | None,
+    note: str = "",
+    at: datetime | None = None,
+) -> OrderEvent:
+    """Check and append one transition (no side effects; the caller's transaction)."""
+    current = order.state
+    new = domain_transition(current, target, role)
+    trail = order.events  # loaded before the new event exists, so it is not listed twice
+    event = OrderEvent(
+        order_id=order.id,
+        from_state=current,
+        to_state=new.value,
+        actor_role=role.value,
+        actor_user_id=actor.id if actor is not None else None,
+        actor_org_id=actor.org_id if actor is not None else None,
+        at=at or utc_now(),
+        note=note,
+    )
+    trail.append(event)
+    session.add(event)
+    order.state = new.value
+    session.flush()
+    return event
+
+
+def _shares(order: Order) -> list[ProviderShare]:
+    weights: dict[int, int] = {}
+    for w in order.work_orders:
+        weights[w.provider_org_id] = weights.get(w.provider_org_id, 0) + w.price_minor
+    if sum(weights.values()) <= 0:  # free work: split evenly
+        weights = dict.fromkeys(weights, 1)
+    return [ProviderShare(org, weight) for org, weight in sorted(weights.items())]
+
+
+def _escrow(session: Session, order: Order) -> Money:
+    return balance_of(session, escrow_account(order.ref, order.buyer_org_id, order.currency))
+
+
+def _release(session: Session, order: Order, fee_bps: int, at: datetime) -> None:
+    escrow = _escrow(session, order)
+    if escrow.amount_minor > 0:
+        tx = release_on_delivery(order.ref, order.buyer_org_id, escrow, _shares(order), fee_bps, at)
+        post_transaction(session, tx)
+
+
+def _cancel_money(
+    session: Session, order: Order, state: str, role: ActorRole, at: datetime
+) -> None:
+    escrow = _escrow(session, order)
+    if escrow.amount_minor <= 0:
+        return
+    if state == OrderState.DISPUTED:
+        tx = settle_dispute(order.ref, order.buyer_org_id, escrow, escrow, _shares(order), 0, at)
+    else:
+        first = min((w.start_at for w in order.work_orders), default=at)
+        tx = refund_on_cancel(
+            order.ref,
+            order.buyer_org_id,
+            escrow,
+            _shares(order),
+            POLICY,
+            state,
+            role,
+            first - at,
+            at,
+        )
+    post_transaction(session, tx)
+
+
+def set_booking_status(session: Session, order: Order, status: str, *, only: list[int]) -> None:
+    """Set ``status`` on the bookings ``only`` of ``order`` (never touching completed ones)."""
+    if only:
+        session.execute(
+            update(Booking)
+            .where(
+                Booking.id.in_(only),
+                Booking.order_ref == order.ref,
+                Booking.status.not_in(("completed", "cancelled")),
+            )
+            .values(status=status)
+        )
+
+
+def transition_order(
+    session: Session,
+    actor: User,
+    order_id: int,
+    target: str,
+    note: str = "",
+    *,
+    platform_fee_bps: int,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Move an order (see the module doc for rules and money); returns the caller's view."""
+    now = now or utc_now()
+    with transaction(session):
+        order = visible_order(session, actor, order_id, lock=True)
+        role = role_on(order, actor)
+        try:
+            target_state = OrderState(target)
+        except ValueError:
+            names = ", ".join(s.value for s in OrderState)
+            raise InvalidInput.single(
+                "to", f"unknown order state {target!r}; one of {names}"
+            ) from None
+        before = order.state
+        try:
+            record_event(session, order, target_state, role, actor=actor, note=note, at=now)
+        except IllegalTransition as exc:
+            allowed = ", ".join(s.value for s in exc.allowed) or "none"
+            raise Conflict(
+                str(exc), [FieldError("to", f"allowed from {before} for {role.value}: {allowed}")]
+            ) from None
+        if target_state is OrderState.DELIVERED:
+            _release(session, order, platform_fee_bps, now)
+            record_event(
+                session,
+                order,
+                OrderState.SETTLED,
+                ActorRole.SYSTEM,
+                actor=None,
+                note="escrow released to the providers",
+                at=now,
+            )
+        elif target_state is OrderState.SETTLED and before == OrderState.DISPUTED:
+            _release(session, order, platform_fee_bps, now)
+        elif target_state is OrderState.CANCELLED:
+            _cancel_money(session, order, before, role, now)
+            set_booking_status(
+                session, order, "cancelled", only=[w.booking_id for w in order.work_orders]
+            )
+        view = order_view(order, actor)
+    return view

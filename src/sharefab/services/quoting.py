@@ -1,0 +1,483 @@
+"""Instant quotes: ranked, concrete plans for an RFQ against live windows and bookings.
+
+Steps (:func:`compute_quote`, one transaction, nothing booked):
+
+1. **Candidates** per operation (:func:`sharefab.services.capacity.find_candidates`), minus
+   providers below the RFQ's minimum credit (scores from :mod:`sharefab.services.credit`).
+2. **Capacity** of every candidate from the per-process cache (windows minus bookings).
+3. **Shortlist** per operation: the :data:`SHORTLIST` resources finishing the operation
+   earliest on their own, the cheapest, and the most credit-worthy (so the plan search stays
+   small whatever the catalogue size).
+4. **Plans**: :func:`sharefab.scheduling.quote.insert_job` on one index of the shortlisted
+   resources, under several criteria: ``fastest``, ``cheapest``, ``reliable`` (earliest end
+   plus a penalty of :data:`RELIABILITY_MINUTES_PER_POINT` minutes per credit point below
+   1000), and single-provider plans (``single:<org>``) for the best providers able to do every
+   operation. Without ``allow_split`` only single-provider plans are made; without
+   ``allow_lots`` an operation is never split into lots.
+5. **Transport** between sites (haversine distance): :data:`TRANSPORT_SPEED_KMH` km/h plus
+   :data:`TRANSPORT_HANDLING_MIN` minutes of handling per leg; :data:`TRANSPORT_BASE_MINOR`
+   plus :data:`TRANSPORT_PER_KM_MINOR` per km (minor units of the RFQ's currency: 200 CNY +
+   5 CNY/km). Legs run between consecutive operations on different sites and from the last
+   operations to the delivery point when the RFQ has one.
+6. **Ranking** with :func:`sharefab.domain.quotes.rank_quote_options` (budget ceiling, minimum
+   credit, labels ``cheapest`` / ``fastest`` / ``most_reliable`` / ``best_overall`` and "why it
+   ranks here"). Options are valid for :data:`VALIDITY` (15 minutes) and never block capacity.
+
+Work starts no earlier than :data:`LEAD_TIME` after the quote; the plan horizon reaches two
+weeks past the due date (weekly buckets, 21 to 120 days).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from sharefab.domain.geo import haversine_km
+from sharefab.domain.money import Money
+from sharefab.domain.quotes import QuoteCandidate, QuoteValidity, rank_quote_options
+from sharefab.scheduling.index import FreeIndex
+from sharefab.scheduling.model import Mode, Operation
+from sharefab.scheduling.quote import JobSpec, insert_job
+from sharefab.services.capacity import (
+    CACHE,
+    Candidate,
+    day_origin,
+    find_candidates,
+    from_minutes,
+    to_minutes,
+)
+from sharefab.services.common import transaction
+from sharefab.services.credit import credit_scores
+from sharefab.services.rfqs import own_rfq
+from sharefab.storage.market_models import Quote, QuoteOption, Rfq, RfqOperation
+from sharefab.storage.models import User
+from sharefab.storage.types import utc_now
+
+TRANSPORT_SPEED_KMH = 50.0
+TRANSPORT_HANDLING_MIN = 60
+TRANSPORT_BASE_MINOR = 20_000
+TRANSPORT_PER_KM_MINOR = 500
+LEAD_TIME = timedelta(hours=2)
+VALIDITY = QuoteValidity(ttl=timedelta(minutes=15), start_margin=timedelta(hours=1))
+SHORTLIST = 6
+RELIABILITY_MINUTES_PER_POINT = 6.0
+MAX_LOTS = 3
+SINGLE_PROVIDER_PLANS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """Transport between two sites (or to the delivery point)."""
+
+    km: float
+    minutes: int
+    cost_minor: int
+
+
+@lru_cache(maxsize=65_536)
+def _leg(a: tuple[float, float], b: tuple[float, float]) -> Leg:
+    km = haversine_km(a[0], a[1], b[0], b[1])
+    minutes = TRANSPORT_HANDLING_MIN + math.ceil(60 * km / TRANSPORT_SPEED_KMH)
+    return Leg(round(km, 1), minutes, TRANSPORT_BASE_MINOR + round(TRANSPORT_PER_KM_MINOR * km))
+
+
+def transport_leg(a: Candidate | None, b: Candidate | None, delivery: Any = None) -> Leg:
+    """The leg between two candidates' sites (zero on the same site or without coordinates)."""
+    pa = (a.lat, a.lon) if a is not None else None
+    pb = delivery if b is None else (b.lat, b.lon)
+    if a is not None and b is not None and a.site_id == b.site_id:
+        return Leg(0.0, 0, 0)
+    if pa is None or pb is None or None in pa or None in pb:
+        return Leg(0.0, 0, 0)
+    return _leg(pa, pb)
+
+
+def duration_minutes(op: RfqOperation, c: Candidate) -> int:
+    """Setup plus quantity x unit time divided by the resource's speed factor, in minutes."""
+    return op.setup_minutes + math.ceil(op.quantity * op.unit_minutes / c.speed_factor)
+
+
+def price_minor(minutes: int, c: Candidate) -> int:
+    """Setup cost plus the hourly rate over the whole duration."""
+    return c.setup_cost_minor + math.ceil(c.hourly_rate_minor * minutes / 60)
+
+
+def horizon_minutes(origin: datetime, due_at: datetime) -> int:
+    """The plan horizon: two weeks past the due date, whole weeks, 21..120 days."""
+    weeks = math.ceil(max(0.0, (due_at - origin).total_seconds()) / (7 * 86_400))
+    return min(120, max(21, 7 * weeks + 14)) * 1440
+
+
+@dataclass
+class _Context:
+    rfq: Rfq
+    ops: list[RfqOperation]
+    origin: datetime
+    release: int
+    due: int
+    cands: list[list[Candidate]]
+    credit: dict[int, int]
+    diagnosis: list[str]
+
+
+def _shortlist(ctx: _Context, capacity: dict[int, Any]) -> list[list[Candidate]]:
+    out = []
+    for op, cands in zip(ctx.ops, ctx.cands, strict=True):
+        scored = []
+        for c in cands:
+            d = duration_minutes(op, c)
+            s, e, _u = capacity[c.resource_id].index.earliest(0, ctx.release, d, op.resumable)
+            if s >= 0:
+                scored.append((e, price_minor(d, c), -ctx.credit[c.org_id], c))
+        picked: dict[int, Candidate] = {}
+        for key in (0, 1, 2):
+            for row in sorted(scored, key=lambda r, k=key: (r[k], r[0], r[3].resource_id))[
+                :SHORTLIST
+            ]:
+                picked[row[3].resource_id] = row[3]
+        by_org: dict[int, list[Any]] = {}
+        for row in sorted(scored, key=lambda r: (r[0], r[3].resource_id)):
+            by_org.setdefault(row[3].org_id, []).append(row)
+        for rows in by_org.values():  # keep each provider's best, for single-provider plans
+            for row in rows[:2]:
+                picked.setdefault(row[3].resource_id, row[3])
+        if not scored:
+            ctx.diagnosis.append(
+                f"operation {op.position} {op.name!r}: no candidate has a free window long "
+                "enough before the horizon"
+            )
+        out.append(sorted(picked.values(), key=lambda c: c.resource_id))
+    return out
+
+
+def _top_single_orgs(ctx: _Context, short: list[list[Candidate]]) -> list[int]:
+    common = set.intersection(*({c.org_id for c in cands} for cands in short))
+    return sorted(common, key=lambda o: (-ctx.credit[o], o))[: max(SINGLE_PROVIDER_PLANS, 4)]
+
+
+def _plans(
+    ctx: _Context, short: list[list[Candidate]], capacity: dict[int, Any]
+) -> dict[str, tuple[Any, list[Candidate]]]:
+    pool = sorted(
+        {c.resource_id: c for cands in short for c in cands}.values(), key=lambda c: c.resource_id
+    )
+    pos = {c.resource_id: i for i, c in enumerate(pool)}
+    site_ix: dict[int, int] = {}
+    for c in pool:
+        site_ix.setdefault(c.site_id, len(site_ix))
+    site_cand = {site_ix[c.site_id]: c for c in pool}
+    n = len(site_ix)
+    tt = [[0] * n for _ in range(n)]
+    tc = [[0] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(n):
+            if i != j:
+                leg = transport_leg(site_cand[i], site_cand[j])
+                tt[i][j], tc[i][j] = leg.minutes, leg.cost_minor
+    horizon = capacity[pool[0].resource_id].index.horizon
+    index = FreeIndex(
+        [
+            capacity[c.resource_id].plan_resource(str(c.resource_id), site_ix[c.site_id])
+            for c in pool
+        ],
+        horizon,
+        tt,
+        tc,
+    )
+    precedences = tuple((a, op.position) for op in ctx.ops for a in op.after)
+
+    def spec(allowed: set[int] | None) -> JobSpec:
+        operations = []
+        for op, cands in zip(ctx.ops, short, strict=True):
+            modes = []
+            for c in cands:
+                if allowed is not None and c.org_id not in allowed:
+                    continue
+                d = duration_minutes(op, c)
+                modes.append(
+                    Mode(
+                        pos[c.resource_id],
+                        d,
+                        price_minor(d, c),
+                        min(op.setup_minutes, d),
+                        c.setup_cost_minor,
+                    )
+                )
+            lots = MAX_LOTS if ctx.rfq.allow_lots else 1
+            operations.append(
+                Operation(
+                    0,
+                    tuple(modes),
+                    op.name,
+                    op.quantity,
+                    op.resumable,
+                    lots,
+                    max(1, op.quantity // 10),
+                )
+            )
+        return JobSpec(tuple(operations), precedences, ctx.release, ctx.due, 1, str(ctx.rfq.id))
+
+    penalty = [(1000 - ctx.credit[c.org_id]) * RELIABILITY_MINUTES_PER_POINT for c in pool]
+    runs: list[tuple[str, set[int] | None, dict[str, Any]]] = []
+    if ctx.rfq.allow_split:
+        runs += [
+            ("fastest", None, {"criterion": "fastest"}),
+            ("cheapest", None, {"criterion": "cheapest"}),
+            ("reliable", None, {"criterion": "weighted", "penalty": penalty}),
+        ]
+    singles = _top_single_orgs(ctx, short)
+    for org in singles[:SINGLE_PROVIDER_PLANS]:
+        runs.append((f"single:{org}", {org}, {"criterion": "fastest"}))
+        if not ctx.rfq.allow_split:
+            runs.append((f"single-cheapest:{org}", {org}, {"criterion": "cheapest"}))
+    if not ctx.rfq.allow_split and not singles:
+        ctx.diagnosis.append("no single provider can run every operation (allow_split is off)")
+    out: dict[str, tuple[Any, list[Candidate]]] = {}
+    for key, allowed, kwargs in runs:
+        job = spec(allowed)
+        if any(not op.modes for op in job.operations):
+            continue
+        result = insert_job(index, job, allow_split=ctx.rfq.allow_lots, **kwargs)
+        if result.feasible:
+            out[key] = (result, pool)
+        else:
+            ctx.diagnosis += [d.message for d in result.diagnosis]
+    return out
+
+
+def _option_plan(ctx: _Context, result: Any, pool: list[Candidate]) -> dict[str, Any]:
+    delivery = None
+    if ctx.rfq.delivery_lat is not None and ctx.rfq.delivery_lon is not None:
+        delivery = (ctx.rfq.delivery_lat, ctx.rfq.delivery_lon)
+    lots = []
+    processing = 0
+    for lot in result.lots:
+        op = ctx.ops[lot.operation]
+        c = pool[lot.resource]
+        d = duration_minutes(op, c)
+        lot_price = (
+            price_minor(d, c)
+            if lot.quantity == op.quantity
+            else c.setup_cost_minor
+            + math.ceil((price_minor(d, c) - c.setup_cost_minor) * lot.quantity / op.quantity)
+        )
+        processing += lot_price
+        lots.append(
+            {
+                "operation": op.position,
+                "operation_name": op.name,
+                "capability": op.capability,
+                "resource_id": c.resource_id,
+                "org_id": c.org_id,
+                "site_id": c.site_id,
+                "start_at": from_minutes(ctx.origin, lot.start).isoformat(),
+                "end_at": from_minutes(ctx.origin, lot.end).isoformat(),
+                "quantity": lot.quantity,
+                "price_minor": lot_price,
+                "_end": lot.end,
+                "_c": c,
+            }
+        )
+    legs = []
+    by_op: dict[int, list[dict[str, Any]]] = {}
+    for lot in lots:
+        by_op.setdefault(lot["operation"], []).append(lot)
+    for op in ctx.ops:
+        for a in op.after:
+            for la in by_op.get(a, []):
+                for lb in by_op.get(op.position, []):
+                    leg = transport_leg(la["_c"], lb["_c"])
+                    if leg.cost_minor or leg.minutes:
+                        legs.append(_leg_json(la, lb["site_id"], leg))
+    sinks = {op.position for op in ctx.ops} - {a for op in ctx.ops for a in op.after}
+    delivery_min = 0
+    for lot in lots:
+        end = lot["_end"]
+        if delivery is not None and lot["operation"] in sinks:
+            leg = transport_leg(lot["_c"], None, delivery)
+            if leg.cost_minor or leg.minutes:
+                legs.append(_leg_json(lot, "delivery", leg))
+            end += leg.minutes
+        if lot["operation"] in sinks:
+            delivery_min = max(delivery_min, end)
+    for lot in lots:
+        del lot["_end"], lot["_c"]
+    transport = sum(leg["cost_minor"] for leg in legs)
+    return {
+        "lots": lots,
+        "transport": legs,
+        "processing_minor": processing,
+        "transport_minor": transport,
+        "total_minor": processing + transport,
+        "delivery_at": from_minutes(ctx.origin, delivery_min),
+        "earliest_start": from_minutes(ctx.origin, min(lot.start for lot in result.lots)),
+    }
+
+
+def _leg_json(lot: dict[str, Any], to: int | str, leg: Any) -> dict[str, Any]:
+    return {
+        "from_site_id": lot["site_id"],
+        "to_site_id": to,
+        "after_operation": lot["operation"],
+        "km": leg.km,
+        "minutes": leg.minutes,
+        "cost_minor": leg.cost_minor,
+    }
+
+
+def compute_quote(
+    session: Session, actor: User, rfq_id: int, *, now: datetime | None = None
+) -> Quote:
+    """Compute, rank and store quote options for the caller's RFQ (see the module doc)."""
+    now = now or utc_now()
+    with transaction(session):
+        rfq = own_rfq(session, actor, rfq_id)
+        return _compute(session, rfq, now)
+
+
+def _compute(session: Session, rfq: Rfq, now: datetime) -> Quote:
+    origin = day_origin(now)
+    ops = list(rfq.operations)
+    ctx = _Context(
+        rfq,
+        ops,
+        origin,
+        to_minutes(origin, now + LEAD_TIME, up=True),
+        to_minutes(origin, rfq.due_at),
+        [],
+        {},
+        [],
+    )
+    for op in ops:
+        ctx.cands.append(
+            find_candidates(
+                session,
+                op.capability,
+                op.attributes,
+                currency=rfq.currency,
+                exclude_org=rfq.buyer_org_id,
+            )
+        )
+    orgs = {c.org_id: list(c.org_roles) for cands in ctx.cands for c in cands}
+    ctx.credit = credit_scores(session, orgs)
+    if rfq.min_provider_credit is not None:
+        ctx.cands = [
+            [c for c in cands if ctx.credit[c.org_id] >= rfq.min_provider_credit]
+            for cands in ctx.cands
+        ]
+    for op, cands in zip(ops, ctx.cands, strict=True):
+        if not cands:
+            extra = (
+                f" with credit >= {rfq.min_provider_credit}"
+                if rfq.min_provider_credit is not None
+                else ""
+            )
+            ctx.diagnosis.append(
+                f"operation {op.position} {op.name!r}: no public resource{extra} offers "
+                f"{op.capability} with the requested attributes in {rfq.currency}"
+            )
+    options: list[tuple[str, dict[str, Any], Any]] = []
+    if all(ctx.cands):
+        horizon = horizon_minutes(origin, rfq.due_at)
+        caps = {c.resource_id: c.capacity for cands in ctx.cands for c in cands}
+        capacity = CACHE.get(session, caps, origin, horizon, now)
+        short = _shortlist(ctx, capacity)
+        if all(short):
+            seen: set[tuple[Any, ...]] = set()
+            for key, (result, pool) in _plans(ctx, short, capacity).items():
+                sig = tuple(
+                    (lot.operation, lot.resource, lot.start, lot.quantity) for lot in result.lots
+                )
+                if sig in seen:
+                    continue
+                seen.add(sig)
+                options.append((key, _option_plan(ctx, result, pool), result))
+    return _store(session, ctx, now, options)
+
+
+def _store(
+    session: Session,
+    ctx: _Context,
+    now: datetime,
+    options: Sequence[tuple[str, dict[str, Any], Any]],
+) -> Quote:
+    rfq = ctx.rfq
+    candidates = []
+    plans = {}
+    for key, plan, _result in options:
+        orgs = sorted({lot["org_id"] for lot in plan["lots"]})
+        plans[key] = plan
+        candidates.append(
+            QuoteCandidate(
+                key,
+                Money(plan["total_minor"], rfq.currency),
+                plan["delivery_at"],
+                rfq.due_at,
+                {o: ctx.credit[o] for o in orgs},
+                VALIDITY.valid_until(now, plan["earliest_start"]),
+            )
+        )
+    budget = Money(rfq.budget_minor, rfq.currency) if rfq.budget_minor is not None else None
+    ranking = rank_quote_options(
+        candidates, now=now, min_provider_credit=rfq.min_provider_credit, budget_ceiling=budget
+    )
+    excluded = [
+        {
+            "option": e.candidate.option_id,
+            "total_minor": e.candidate.total_price.amount_minor,
+            "reasons": list(e.reasons),
+        }
+        for e in ranking.excluded
+    ]
+    valid = [c.valid_until for c in candidates] or [now + VALIDITY.ttl]
+    quote = Quote(
+        rfq_id=rfq.id,
+        buyer_org_id=rfq.buyer_org_id,
+        computed_at=now,
+        valid_until=min(valid),
+        excluded=excluded,
+        diagnosis=list(dict.fromkeys(ctx.diagnosis)),
+    )
+    for ranked in ranking.ranked:
+        c = ranked.candidate
+        plan = plans[c.option_id]
+        quote.options.append(
+            QuoteOption(
+                label=ranked.labels[0] if ranked.labels else "alternative",
+                labels=list(ranked.labels),
+                rank=ranked.rank,
+                total_minor=plan["total_minor"],
+                processing_minor=plan["processing_minor"],
+                transport_minor=plan["transport_minor"],
+                currency=rfq.currency,
+                delivery_at=plan["delivery_at"],
+                explanation={
+                    "why": ranked.why,
+                    "score": round(ranked.score, 4),
+                    "terms": {k: round(v, 4) for k, v in ranked.terms.items()},
+                    "strategy": c.option_id,
+                    "provider_credit": {str(k): v for k, v in c.provider_credit.items()},
+                    "late": c.lateness > timedelta(0),
+                },
+                plan={"lots": plan["lots"], "transport": plan["transport"]},
+                provider_org_ids=sorted(c.provider_credit),
+            )
+        )
+    session.add(quote)
+    session.flush()
+    return quote
+
+
+def fresh_quote(session: Session, rfq_id: int, now: datetime | None = None) -> Quote:
+    """A new quote for RFQ ``rfq_id`` in its own transaction (after a failed accept)."""
+    now = now or utc_now()
+    with transaction(session):
+        rfq = session.get(Rfq, rfq_id)
+        assert rfq is not None
+        return _compute(session, rfq, now)
