@@ -88,8 +88,8 @@ def database_is_empty(url: str) -> bool:
         engine.dispose()
 
 
-def demo_logins(url: str) -> SeedSummary:
-    """The buyer and provider admin logins of an already seeded database (for ``demo``)."""
+def demo_logins(url: str, limit: int = 6) -> SeedSummary:
+    """A few admin logins of an already seeded database, buyers first (for ``demo``)."""
     from sharefab.domain.demo_cluster import DEMO_PASSWORD
 
     engine = make_engine(url, null_pool=True)
@@ -97,23 +97,18 @@ def demo_logins(url: str) -> SeedSummary:
     try:
         with engine.connect() as conn:
             rows = conn.execute(
-                select(Organization.name, User.email)
+                select(Organization.name, Organization.roles, User.email)
                 .join(User, User.org_id == Organization.id)
-                .where(User.role == "admin")
+                .where(User.role == "admin", User.is_platform_operator.is_(False))
                 .order_by(User.id)
-                .limit(200)
+                .limit(500)
             ).all()
     finally:
         engine.dispose()
-    summary.logins = _pick_logins([(org, email) for org, email in rows])
+    buyers = [(org, email) for org, roles, email in rows if "buyer" in (roles or [])]
+    others = [(org, email) for org, roles, email in rows if "buyer" not in (roles or [])]
+    summary.logins = [*buyers[: limit // 2], *others][:limit]
     return summary
-
-
-def _pick_logins(pairs: Sequence[tuple[str, str]], limit: int = 6) -> list[tuple[str, str]]:
-    """A few logins to print: buyers first (they search the catalogue), then providers."""
-    buyers = [p for p in pairs if "buyer" in p[1] or "buy" in p[0].lower()]
-    others = [p for p in pairs if p not in buyers]
-    return [*buyers[: limit // 2], *others][:limit]
 
 
 def _reset(conn: Connection) -> None:
@@ -220,5 +215,5 @@ def seed_database(
         rows=written,
         seconds=time.perf_counter() - started,
         password=rows.password,
-        logins=_pick_logins(rows.logins),
+        logins=rows.logins[:6],
     )

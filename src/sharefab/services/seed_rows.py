@@ -109,9 +109,11 @@ def cluster_rows(
         org = demo.organizations[u.org]
         if u.role == "admin" and not u.is_platform_operator:
             out.logins.append((org.name, u.email.lower()))
-    # Buyers first: they are the ones who search the catalogue in the demo.
+    # A few buyers (they search the catalogue in the demo), then a few providers.
     buyer_names = {o.name for o in demo.organizations if "buyer" in o.roles}
-    out.logins.sort(key=lambda pair: pair[0] not in buyer_names)
+    buyers = [pair for pair in out.logins if pair[0] in buyer_names]
+    providers = [pair for pair in out.logins if pair[0] not in buyer_names]
+    out.logins = [*buyers[:3], *providers[:3]]
     site_ids = [ids["sites"] + i for i in range(len(demo.sites))]
     t["sites"] = [
         {
