@@ -32,7 +32,7 @@ from sharefab.domain.ledger import (
 from sharefab.domain.ledger_statement import statement, statement_csv
 from sharefab.domain.money import Money
 from sharefab.services.common import Page
-from sharefab.services.errors import Conflict
+from sharefab.services.errors import Conflict, NotFound
 from sharefab.storage.market_models import LedgerAccount, LedgerPosting, LedgerTransaction
 from sharefab.storage.models import User
 
@@ -244,9 +244,15 @@ def list_transactions(
     return Page(views[offset : offset + limit], len(views))
 
 
-def statement_text(session: Session, actor: User) -> str:
-    """CSV statement of the caller's accounts (running natural balances, major units)."""
+def statement_text(session: Session, actor: User, account_id: int | None = None) -> str:
+    """CSV statement of the caller's accounts, or of one of them (``account_id``; 404 for an
+    account the caller does not own), with running natural balances in major units."""
     txs = [to_domain(t) for t in _visible_transactions(session, actor)]
+    if account_id is not None:
+        row = session.get(LedgerAccount, account_id)
+        if row is None or not _owned(actor, row):
+            raise NotFound("ledger account", account_id)
+        return statement_csv(statement(txs, accounts=[_domain_account(row)]))
     if actor.is_platform_operator:
         rows = (
             r

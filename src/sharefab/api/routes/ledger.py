@@ -66,10 +66,13 @@ def list_transactions(
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}}},
 )
-def statement_csv(session: SessionDep, user: CurrentUser) -> Response:
-    """CSV statement of the caller's accounts (amounts in major units, running balances)."""
+def statement_csv(
+    session: SessionDep, user: CurrentUser, account_id: int | None = None
+) -> Response:
+    """CSV statement of the caller's accounts, or of one (``account_id``), in major units
+    with running balances."""
     return Response(
-        ledger.statement_text(session, user),
+        ledger.statement_text(session, user, account_id),
         media_type="text/csv",
         headers={"Content-Disposition": 'attachment; filename="statement.csv"'},
     )

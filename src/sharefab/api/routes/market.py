@@ -22,7 +22,7 @@ from sharefab.api.schemas.market import (
 )
 from sharefab.services import attachments, rfqs
 from sharefab.services.accepting import QuoteExpired, SlotTaken, accept_quote
-from sharefab.services.errors import NotFound
+from sharefab.services.errors import InvalidInput, NotFound
 from sharefab.services.quoting import compute_quote
 from sharefab.storage.market_models import Quote, Rfq
 
@@ -73,9 +73,12 @@ def upload_attachment(
     session: SessionDep,
     user: CurrentUser,
     settings: SettingsDep,
-    file: Annotated[UploadFile, File(description="drawing or spec")],
+    file: Annotated[UploadFile | None, File(description="drawing or spec")] = None,
 ) -> Any:
     """Attach a file to the caller's RFQ (multipart field ``file``; size-limited)."""
+    rfqs.own_rfq(session, user, rfq_id)  # 404 before anything else for other tenants
+    if file is None:
+        raise InvalidInput.single("file", "send the file as multipart form field 'file'")
     limit = settings.attachment_max_bytes
     content = file.file.read(limit + 1)
     try:
