@@ -181,3 +181,19 @@ def test_plotly_and_stylesheet_are_served_locally(client: TestClient) -> None:
     assert js.status_code == 200 and "plotly" in js.text[:2000].lower()
     css = client.get("/static/sharefab.css")
     assert css.status_code == 200 and ".timeline" in css.text
+
+
+def test_browser_errors_are_pages_and_api_errors_stay_problem_json(
+    client: TestClient, world: WebWorld, sign_in: SignIn
+) -> None:
+    html = {"accept": "text/html"}
+    missing = client.get("/no-such-page", headers=html)
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+    sign_in(client, world.buyer_email)
+    bad_id = client.get("/resources/not-a-number", headers=html)
+    assert bad_id.status_code == 404 and "Not found" in bad_id.text
+    bad_page = client.get("/catalogue?page=x", headers=html)
+    assert bad_page.status_code == 400 and "(page)" in bad_page.text
+    api = client.get("/api/v1/no-such-route", headers=html)
+    assert api.status_code == 404
+    assert api.headers["content-type"].startswith("application/problem+json")

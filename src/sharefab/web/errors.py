@@ -5,6 +5,8 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
 from sharefab.web.templating import render
@@ -44,7 +46,44 @@ async def _sign_in_required(request: Request, exc: Exception) -> Response:
     return RedirectResponse(f"/signin?next={quote(exc.next_url, safe='/')}", status_code=303)
 
 
+def wants_page(request: Request) -> bool:
+    """A browser asking for a page (not the API, not its docs): errors render as HTML."""
+    path = request.url.path
+    if path.startswith(("/api/", "/docs", "/static/", "/vendor/")):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+_TITLES = {400: "Bad request", 401: "Sign-in needed", 403: "Not allowed", 404: "Not found"}
+
+
 def install_page_error_handlers(app: FastAPI) -> None:
-    """Register the handlers for :class:`PageError` and :class:`SignInRequired` on ``app``."""
+    """Register the handlers for :class:`PageError` and :class:`SignInRequired` on ``app``,
+    and render HTTP and validation errors of page requests as friendly pages (API requests
+    keep the API's problem+json handlers)."""
     app.add_exception_handler(PageError, _page_error)
     app.add_exception_handler(SignInRequired, _sign_in_required)
+    api_http = app.exception_handlers.get(StarletteHTTPException)
+    api_validation = app.exception_handlers.get(RequestValidationError)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if wants_page(request) or api_http is None:
+            status = exc.status_code
+            title = _TITLES.get(status, "Something went wrong")
+            detail = "This page does not exist." if status == 404 else str(exc.detail)
+            return await _page_error(request, PageError(status, title, detail))
+        return await api_http(request, exc)  # type: ignore[no-any-return]
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        if wants_page(request) or api_validation is None:
+            if any(err.get("loc", ("",))[0] == "path" for err in exc.errors()):
+                return await _page_error(request, not_found())
+            fields = ", ".join(str(err.get("loc", ("", "?"))[-1]) for err in exc.errors())
+            detail = f"The address has a value this page cannot use ({fields})."
+            return await _page_error(request, PageError(400, "Bad request", detail))
+        return await api_validation(request, exc)  # type: ignore[no-any-return]
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
