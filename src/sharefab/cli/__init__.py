@@ -21,4 +21,8 @@ from sharefab.cli import iot  # noqa: E402
 
 iot.register(app)
 
+from sharefab.cli import ops  # noqa: E402
+
+ops.register(app)
+
 __all__ = ["app"]

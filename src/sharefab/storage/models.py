@@ -360,3 +360,4 @@ for _ddl in SQLITE_BOOKING_TRIGGERS:
 from sharefab.storage import telemetry_models  # noqa: E402, F401
 from sharefab.storage import market_models  # noqa: E402, F401
 from sharefab.storage import webhook_models  # noqa: E402, F401
+from sharefab.storage import ops_models  # noqa: E402, F401

@@ -19,6 +19,7 @@ def api_routers() -> list[APIRouter]:
         health,
         ledger,
         market,
+        operator,
         orders,
         resources,
         sites,
@@ -48,4 +49,5 @@ def api_routers() -> list[APIRouter]:
         orders.router,
         ledger.router,
         ledger.credit_router,
+        operator.router,
     ]
