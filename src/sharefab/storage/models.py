@@ -357,6 +357,8 @@ for _ddl in SQLITE_BOOKING_TRIGGERS:
 
 # Later areas register their tables by importing their modules here, one line each
 # (keep the E402/F401 noqa marker), after the classes above so they can import Base.
+# The order of these lines is free (import sorting is off from here to the end).
+# isort: off
 from sharefab.storage import telemetry_models  # noqa: E402, F401
 from sharefab.storage import market_models  # noqa: E402, F401
 from sharefab.storage import webhook_models  # noqa: E402, F401
