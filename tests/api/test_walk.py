@@ -114,9 +114,9 @@ def test_bad_inputs_get_named_4xx_and_change_nothing(
     wrong = client.post(
         "/api/v1/auth/token", data={"username": alice.email, "password": "not the password"}
     )
-    assert_problem(wrong, 401)
+    assert_problem(wrong, 401, "password")
     assert wrong.headers["www-authenticate"] == "Bearer"
-    assert_problem(client.get(f"/api/v1/resources/{rid}", headers=bob.headers), 404)
+    assert_problem(client.get(f"/api/v1/resources/{rid}", headers=bob.headers), 404, "resource_id")
     assert_problem(
         client.patch(f"/api/v1/resources/{rid}", json={"name": "mine now"}, headers=bob.headers),
         404,

@@ -42,7 +42,8 @@ class NotFound(ServiceError):
     """The object does not exist *or the caller may not see it* (existence is not leaked)."""
 
     def __init__(self, what: str, ident: object) -> None:
-        super().__init__(f"{what} {ident} not found")
+        detail = f"{what} {ident} not found"
+        super().__init__(detail, [FieldError(f"{what.replace(' ', '_')}_id", detail)])
         self.what = what
         self.ident = ident
 

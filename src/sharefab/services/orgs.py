@@ -77,5 +77,8 @@ def authenticate(session: Session, email: str, password: str) -> User:
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
     ok = verify_password(password, user.password_hash if user else DUMMY_HASH)
     if user is None or not ok or not user.is_active:
-        raise AuthenticationFailed("incorrect e-mail or password")
+        message = "incorrect e-mail or password"
+        raise AuthenticationFailed(
+            message, [FieldError("username", message), FieldError("password", message)]
+        )
     return user
