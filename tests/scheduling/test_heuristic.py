@@ -60,6 +60,19 @@ def test_resumable_op_runs_over_three_night_shifts() -> None:
     assert (lot.start, lot.end) == (18, 72)
 
 
+def test_twenty_hour_op_released_mid_shift_spans_three_nights() -> None:
+    data = ProblemData(
+        jobs=(Job("j", release=26),),
+        resources=(Resource("night", windows=NIGHTS),),
+        operations=(Operation(0, (Mode(0, 20),), name="weld", resumable=True),),
+    )
+    result = solve_and_validate(data)
+    assert result.solution is not None
+    (lot,) = result.solution.lots[0]
+    # 4 h (26-30) + 12 h (42-54) + 4 h (66-70)
+    assert (lot.start, lot.end) == (26, 70)
+
+
 def test_twenty_hour_op_waits_out_a_booked_night() -> None:
     res = Resource("night", windows=NIGHTS, bookings=(Booking(18, 30, "order 7"),))
     data = ProblemData(
