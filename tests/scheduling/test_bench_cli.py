@@ -9,7 +9,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from sharefab.cli import app
-from sharefab.cli.bench import _validated_makespan
+from sharefab.cli.bench import BestKnown, _validated_makespan, find_instances, instance_labels
 from sharefab.scheduling.fjsp import read_fjsp
 from sharefab.scheduling.model import Lot, Result, Solution, SolveStatus
 from sharefab.scheduling.validator import validate
@@ -112,3 +112,18 @@ def test_missing_directory_and_empty_directory_fail_cleanly(tmp_path: Path) -> N
     assert "no .fjs files" in result.output
     result = runner.invoke(app, ["bench", "fjsp", "--dir", str(tmp_path), "--time-limit", "0"])
     assert result.exit_code == 2
+
+
+def test_same_instance_name_in_two_families_gets_each_familys_best_known(tmp_path: Path) -> None:
+    for family in ("edata", "vdata"):
+        (tmp_path / family).mkdir()
+        shutil.copy(DATA / "k1.fjs", tmp_path / family / "la01.fjs")
+    (tmp_path / "bks.csv").write_text(
+        "family,instance,n_jobs,n_machines,lower_bound,best_known\n"
+        "edata,la01,4,5,11,12\nvdata,la01,4,5,11,11\n"
+    )
+    instances = find_instances(tmp_path)
+    labels = instance_labels(instances)
+    assert sorted(labels.values()) == ["edata/la01", "vdata/la01"]
+    bks = BestKnown()
+    assert {labels[p]: bks.lookup(p) for p in instances} == {"edata/la01": 12, "vdata/la01": 11}

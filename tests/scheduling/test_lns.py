@@ -11,9 +11,11 @@ from sched_instances import Instance
 
 from sharefab.scheduling.cpsat import evaluate, objective_value
 from sharefab.scheduling.fjsp import read_fjsp
-from sharefab.scheduling.lns import list_schedule, lns
+from sharefab.scheduling.lns import lns
 from sharefab.scheduling.model import Lot, Objective, ProblemData, Solution
+from sharefab.scheduling.portfolio import run_portfolio
 from sharefab.scheduling.validator import validate
+from sharefab.scheduling.warmstart import list_schedule
 
 DATA = Path(__file__).parent / "data"
 
@@ -82,3 +84,21 @@ def test_list_schedule_respects_transport_and_bookings(transport_instance: Insta
     assert plan is not None
     report = validate(transport_instance.data, plan)
     assert report.ok, report.violations
+
+
+def test_portfolio_shares_one_incumbent_between_cpsat_and_lns() -> None:
+    data = read_fjsp(DATA / "mk01.fjs")
+    start = serial_plan(data)
+    seen: list[tuple[str, float]] = []
+    result = run_portfolio(
+        data, start, time_limit=2.0, seed=0, workers=2, progress=lambda s, v: seen.append((s, v))
+    )
+    assert result.solution is not None
+    report = validate(data, result.solution)
+    assert report.ok, report.violations
+    assert result.objective == report.objective
+    assert report.makespan < start.makespan() / 2
+    assert result.lower_bound is not None and result.lower_bound <= report.makespan
+    # every reported value is a strict improvement on the shared incumbent
+    values = [v for _, v in seen]
+    assert values == sorted(values, reverse=True) and len(set(values)) == len(values)

@@ -70,6 +70,14 @@ def find_instances(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*.fjs") if p.is_file())
 
 
+def instance_labels(instances: list[Path]) -> dict[Path, str]:
+    """File stems, qualified by their folder where two instances share a stem."""
+    stems: dict[str, int] = {}
+    for path in instances:
+        stems[path.stem] = stems.get(path.stem, 0) + 1
+    return {p: p.stem if stems[p.stem] == 1 else f"{p.parent.name}/{p.stem}" for p in instances}
+
+
 class BestKnown:
     """Best-known makespans from the nearest ``bks.csv`` beside or above each instance."""
 
@@ -103,10 +111,16 @@ def _validated_makespan(data: ProblemData, result: Result) -> int | None:
 
 
 def run_instance(
-    path: Path, *, time_limit: float, workers: int, seed: int, best_known: int | None
+    path: Path,
+    *,
+    time_limit: float,
+    workers: int,
+    seed: int,
+    best_known: int | None,
+    label: str | None = None,
 ) -> BenchRow:
     """Solve one instance with ShareFab and with the baseline, same limit and workers."""
-    label = path.stem
+    label = label or path.stem
     try:
         data = read_fjsp(path)
     except ValueError as exc:
@@ -143,6 +157,7 @@ def run_fjsp_bench(
     out = out or console
     bks = BestKnown()
     rows: list[BenchRow] = []
+    labels = instance_labels(instances)
     sink = json_path.open("w") if json_path is not None else None
     try:
         with Progress(
@@ -162,6 +177,7 @@ def run_fjsp_bench(
                     workers=workers,
                     seed=seed,
                     best_known=bks.lookup(path),
+                    label=labels[path],
                 )
                 rows.append(row)
                 if sink is not None:

@@ -13,20 +13,27 @@ calendars, bookings, transport, lots and every objective.
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import random
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from ortools.sat.python import cp_model
 
 from sharefab.scheduling.cpsat import CpSatModel, evaluate, objective_key, objective_value
-from sharefab.scheduling.model import Lot, ObjectiveKind, ProblemData, Result, Solution, SolveStatus
+from sharefab.scheduling.model import ObjectiveKind, ProblemData, Result, Solution, SolveStatus
+
+if TYPE_CHECKING:
+    from sharefab.scheduling.portfolio import Incumbent
 
 Progress = Callable[[str, float], None]
+#: Run ``workers`` one-worker sub-problems at once (else one ``workers``-worker sub-problem).
+PARALLEL = True
+#: Break objective ties by the total completion time of the jobs.
+SECONDARY = False
 KINDS = ("random_jobs", "related_jobs", "time_window", "resources", "critical")
 
 
@@ -50,22 +57,26 @@ def lns(
     lower_bound: float | None = None,
     model: CpSatModel | None = None,
     progress: Progress | None = None,
-    parallel: bool = True,
+    parallel: bool | None = None,
     rebuild: bool = True,
+    incumbent: Incumbent | None = None,
 ) -> Result:
     """Improve ``start`` (a feasible plan) by large-neighbourhood search until ``time_limit``.
 
     ``lower_bound`` (if known) stops the search once the incumbent reaches it. With
     ``parallel`` (the default), ``workers`` sub-problems run at once in threads, one CP-SAT
-    worker each; otherwise one sub-problem at a time uses ``workers`` CP-SAT workers.
+    worker each; otherwise one sub-problem at a time uses ``workers`` CP-SAT workers. A shared
+    ``incumbent`` (see :mod:`sharefab.scheduling.portfolio`) exchanges plans and bounds with
+    another solver running at the same time.
     """
     started = time.perf_counter()
     deadline = started + time_limit
     base = model if model is not None else CpSatModel(data)
+    parallel = PARALLEL if parallel is None else parallel
     search = _Search(data, base, random.Random(seed), seed, workers, rebuild)
     best = start
     best_terms = evaluate(data, best)
-    best_key = objective_key(data, best_terms)
+    best_key = search.key(best, best_terms)
     stats = LnsStats()
     n_ops = len(data.operations)
     size = max(2.0, min(n_ops, 6 + n_ops * 0.08))
@@ -77,6 +88,13 @@ def lns(
         while True:
             remaining = deadline - time.perf_counter()
             stop = remaining < 0.05 or n_ops == 0 or done_all
+            if incumbent is not None:
+                stop = stop or incumbent.stop.is_set()
+                lower_bound = incumbent.lower_bound
+                shared, shared_key = incumbent.snapshot()
+                if shared_key < best_key[:-1]:
+                    best, best_terms = shared, evaluate(data, shared)
+                    best_key = search.key(best, best_terms)
             if lower_bound is not None and objective_value(data, best_terms) <= lower_bound:
                 stop = True
             while not stop and len(pending) < threads:
@@ -97,11 +115,13 @@ def lns(
                 improved = False
                 if solution is not None:
                     terms = evaluate(data, solution)
-                    key = objective_key(data, terms)
-                    if key < best_key:
+                    key = search.key(solution, terms)
+                    if key[:-1] < best_key[:-1]:
                         improved = True
                         stats.improvements += 1
-                        if progress is not None:
+                        if incumbent is not None:
+                            incumbent.offer(solution, progress, "lns")
+                        elif progress is not None:
                             progress("lns", objective_value(data, terms))
                     if key <= best_key:
                         best, best_terms, best_key = solution, terms, key
@@ -152,6 +172,11 @@ class _Search:
         self.seed = seed
         self.workers = workers
         self.rebuild = rebuild
+        self.secondary = SECONDARY
+        succ = data.successors()
+        self.sinks = {
+            i for i, op in enumerate(data.operations) if not succ[i] and not op.splittable
+        }
         self.scores = dict.fromkeys(KINDS, 1.0)
         if ObjectiveKind.MAKESPAN not in dict(data.objective.weights) and not any(
             j.due is not None for j in data.jobs
@@ -160,6 +185,11 @@ class _Search:
         self.job_ops = data.job_operations()
         self.preds = data.predecessors()
         self.calls = 0
+
+    def key(self, sol: Solution, terms: dict[ObjectiveKind, int]) -> tuple[float, ...]:
+        """Objective key, then the total completion time of the jobs (the tie-breaker)."""
+        flow = sum(sol.lots[i][0].end for i in self.sinks) if self.secondary else 0
+        return (*objective_key(self.data, terms), float(flow))
 
     # -- adaptive choice -------------------------------------------------------------------
 
@@ -309,7 +339,11 @@ class _Search:
     ) -> tuple[Solution | None, bool]:
         """Re-solve with ``free`` operations released; returns (plan or None, proved optimal)."""
         if self.rebuild:
-            cm = CpSatModel(self._restricted(incumbent, free), horizon=self.base.variables.horizon)
+            cm = CpSatModel(
+                self._restricted(incumbent, free),
+                horizon=self.base.variables.horizon,
+                redundant=self.base.load_bounds,
+            )
             model = cm.model
         else:
             cm = self.base
@@ -371,17 +405,37 @@ class _Search:
     def _set_objective(
         self, cm: CpSatModel, model: cp_model.CpModel, terms: dict[ObjectiveKind, int]
     ) -> None:
+        """Minimise the objective, asking for a strict improvement on the incumbent.
+
+        A neighbourhood that cannot improve is then usually refuted by propagation alone
+        (e.g. a critical path made only of fixed operations), which keeps iterations cheap.
+        With :data:`SECONDARY`, equal objective values are allowed instead and ties are
+        broken by the total completion time of the jobs.
+        """
         obj = cm.objective
         weights = list(self.data.objective.weights)
+        slack = 0 if self.secondary else 1
         if self.data.objective.lexicographic:
             lex = obj.lexicographic_weights()
             primary = weights[0][0]
             model.add(obj.terms[primary] <= terms[primary])
-            model.minimize(obj.combined(lex) if lex is not None else obj.terms[primary])
+            if lex is None:
+                model.add(obj.terms[primary] <= terms[primary] - slack)
+                model.minimize(obj.terms[primary])
+                return
+            current = sum(w * terms[k] for k, w in lex)
+            model.add(obj.combined(lex) <= current - slack)
+            model.minimize(obj.combined(lex))
             return
         expr = obj.combined(weights)
-        model.add(expr <= int(objective_value(self.data, terms)))
-        model.minimize(expr)
+        model.add(expr <= int(objective_value(self.data, terms)) - slack)
+        flow = [slots[0].end for i, slots in enumerate(cm.variables.lots) if i in self.sinks]
+        scale = len(flow) * cm.variables.horizon + 1
+        upper = sum(w * obj.upper[k] for k, w in weights)
+        if flow and self.secondary and scale * upper < 2**60:
+            model.minimize(scale * expr + sum(flow))
+        else:
+            model.minimize(expr)
 
 
 def _tardy_jobs(data: ProblemData, sol: Solution) -> list[int]:
@@ -391,98 +445,3 @@ def _tardy_jobs(data: ProblemData, sol: Solution) -> list[int]:
             j = data.operations[i].job
             completion[j] = max(completion[j], lot.end)
     return [j for j, job in enumerate(data.jobs) if job.due is not None and completion[j] > job.due]
-
-
-def list_schedule(data: ProblemData, rng: random.Random | None = None) -> Solution | None:
-    """A quick list-scheduling plan: repeatedly insert the ready (operation, resource) pair that
-    completes earliest into the first gap that fits (ties broken at random when ``rng``).
-
-    Handles unary resources, bookings, releases, precedences and transport times; returns
-    ``None`` for problems it does not cover (calendars, lot splitting, capacity > 1), which then
-    start from CP-SAT's first plan instead.
-    """
-    ops = data.operations
-    if any(r.windows is not None or r.capacity != 1 for r in data.resources) or any(
-        op.splittable for op in ops
-    ):
-        return None
-    site = [r.site for r in data.resources]
-    busy: list[list[tuple[int, int]]] = [
-        [(b.start, b.end) for b in r.bookings] for r in data.resources
-    ]
-    preds = data.predecessors()
-    succs = data.successors()
-    missing = [len(p) for p in preds]
-    ready = {i for i in range(len(ops)) if missing[i] == 0}
-    placed: dict[int, Lot] = {}
-    tail = _work_remaining(data, succs)
-    while ready:
-        best: tuple[float, int, int, int] | None = None
-        for i in ready:
-            op = ops[i]
-            release = data.jobs[op.job].release
-            priority = -tail[i] * (1.0 + (rng.random() * 0.3 if rng else 0.0))
-            for mode in op.modes:
-                earliest = release
-                for a in preds[i]:
-                    la = placed[a]
-                    earliest = max(
-                        earliest, la.end + data.travel(site[la.resource], site[mode.resource])
-                    )
-                s = _first_gap(busy[mode.resource], earliest, mode.duration)
-                key = (priority, s + mode.duration, i, mode.resource)
-                if best is None or key < best:
-                    best = key
-        if best is None:
-            return None
-        _, _, i, r = best
-        s = best[1] - next(m.duration for m in ops[i].modes if m.resource == r)
-        duration = next(m.duration for m in ops[i].modes if m.resource == r)
-        placed[i] = Lot(r, s, s + duration, ops[i].quantity)
-        bisect.insort(busy[r], (s, s + duration))
-        ready.discard(i)
-        for b in succs[i]:
-            missing[b] -= 1
-            if missing[b] == 0:
-                ready.add(b)
-    if len(placed) != len(ops) or any(not op.modes for op in ops):
-        return None
-    return Solution(tuple((placed[i],) for i in range(len(ops))))
-
-
-def _first_gap(busy: list[tuple[int, int]], earliest: int, duration: int) -> int:
-    """Earliest start >= ``earliest`` of a ``duration``-long gap between sorted busy spans."""
-    t = earliest
-    for s, e in busy:
-        if e <= t:
-            continue
-        if s >= t + duration and (duration > 0 or s > t):
-            return t
-        t = max(t, e)
-    return t
-
-
-def _work_remaining(data: ProblemData, succs: list[list[int]]) -> list[float]:
-    """Per operation: its mean processing time plus the longest such path after it."""
-    mean = [
-        sum(m.duration for m in op.modes) / len(op.modes) if op.modes else 0.0
-        for op in data.operations
-    ]
-    out = [0.0] * len(mean)
-    for i in reversed(_topological(succs)):
-        out[i] = mean[i] + max((out[b] for b in succs[i]), default=0.0)
-    return out
-
-
-def _topological(succs: list[list[int]]) -> list[int]:
-    indegree = [0] * len(succs)
-    for row in succs:
-        for b in row:
-            indegree[b] += 1
-    order = [i for i, d in enumerate(indegree) if d == 0]
-    for i in order:
-        for b in succs[i]:
-            indegree[b] -= 1
-            if indegree[b] == 0:
-                order.append(b)
-    return order

@@ -20,6 +20,13 @@ from sharefab.scheduling.model import (
 )
 
 Progress = Callable[[str, float], None]
+#: Which linear load bounds to add: "auto" (per resource when the mean number of usable modes
+#: per operation is at least :data:`FLEXIBLE`), "machine", "total", "both" or "none".
+REDUNDANT = "auto"
+#: Measured on the FJSP families: per-resource load bounds help a lot on flexible instances
+#: (Brandimarte, Hurink vdata: ~3 modes per operation) and slow down nearly rigid ones (Barnes,
+#: Hurink edata: ~1.2 modes per operation).
+FLEXIBLE = 1.5
 
 
 class CpSatModel:
@@ -35,26 +42,28 @@ class CpSatModel:
         data: ProblemData,
         model: cp_model.CpModel | None = None,
         horizon: int | None = None,
-        redundant: bool = True,
+        redundant: bool | str = True,
     ):
         self.data = data
         self.model = model if model is not None else cp_model.CpModel()
         self.variables = Variables(self.model, data, horizon)
         self.constraints = Constraints(self.model, data, self.variables)
         self.objective = Objective(self.model, data, self.variables, self.constraints)
+        #: The load bounds actually added ("machine", "total", "both" or "none").
+        self.load_bounds = "none"
         if redundant:
-            self._redundant_load_bounds()
+            self._redundant_load_bounds(REDUNDANT if redundant is True else str(redundant))
 
     @property
     def trivially_infeasible(self) -> bool:
         """Some operation has no usable mode at all."""
         return any(not modes for modes in self.variables.modes_of)
 
-    def _redundant_load_bounds(self) -> None:
-        """Makespan >= the load of every resource (over its capacity) and the mean load.
+    def _redundant_load_bounds(self, mode: str) -> None:
+        """Makespan >= the load of every resource (over its capacity), and the mean load.
 
         Implied by the resource constraints, but stated linearly they give the LP relaxation
-        the classic machine-load lower bounds.
+        the classic machine-load lower bounds (see :data:`REDUNDANT`).
         """
         cmax = getattr(self.objective, "makespan_var", None)
         if cmax is None:
@@ -68,12 +77,15 @@ class CpSatModel:
                         continue
                     per_res.setdefault(mv.resource, []).append(mv.work * mv.present)
                     total.append(mv.work * mv.present)
-        capacity = 0
-        for r, loads in per_res.items():
-            cap = self.data.resources[r].capacity
-            capacity += cap
-            self.model.add(sum(loads) <= cap * cmax)
-        if total and len(per_res) > 1:
+        if mode == "auto":
+            n_modes = sum(len(m) for m in self.variables.modes_of)
+            flexible = n_modes >= FLEXIBLE * max(1, len(self.data.operations))
+            mode = "machine" if flexible else "none"
+        self.load_bounds = mode
+        if mode in ("machine", "both"):
+            for r, loads in per_res.items():
+                self.model.add(sum(loads) <= self.data.resources[r].capacity * cmax)
+        if total and len(per_res) > 1 and mode in ("total", "both"):
             all_cap = sum(res.capacity for res in self.data.resources)
             self.model.add(sum(total) <= all_cap * cmax)
 
