@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 
 from sharefab.api.app import create_app
 from sharefab.config import Settings
-from sharefab.services import passwords
+from sharefab.services import credit, passwords
+from sharefab.services.capacity import CACHE
 
 SECRET = "market-ops-tests-secret-0123456789abcdef"
 PASSWORD = "correct horse battery"
@@ -37,6 +38,16 @@ def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_market_caches() -> Iterator[None]:
+    """Reused test databases restart their ids: never let one test see another's cache."""
+    CACHE.clear()
+    credit.clear_cache()
+    yield
+    CACHE.clear()
+    credit.clear_cache()
 
 
 @pytest.fixture

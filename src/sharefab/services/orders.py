@@ -43,6 +43,7 @@ from sharefab.domain.orders import transition as domain_transition
 from sharefab.services.common import Page, transaction
 from sharefab.services.errors import Conflict, FieldError, InvalidInput, NotFound
 from sharefab.services.ledger import balance_of, post_transaction
+from sharefab.services.webhooks import emit_booking_status, emit_order_event
 from sharefab.storage.market_models import Order, OrderEvent, WorkOrder
 from sharefab.storage.models import Booking, User
 from sharefab.storage.types import utc_now
@@ -203,6 +204,7 @@ def record_event(
     session.add(event)
     order.state = new.value
     session.flush()
+    emit_order_event(session, order, event)  # webhooks outbox (market-ops), same transaction
     return event
 
 
@@ -262,6 +264,7 @@ def set_booking_status(session: Session, order: Order, status: str, *, only: lis
             )
             .values(status=status)
         )
+        emit_booking_status(session, order, only, status)  # webhooks outbox (market-ops)
 
 
 def transition_order(

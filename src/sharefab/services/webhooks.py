@@ -144,6 +144,128 @@ def emit_booking(
     return emit(session, owner, event_type, {**booking_payload(booking), **extra})
 
 
+def _subscriptions_by_org(
+    session: Session, org_ids: Iterable[int]
+) -> dict[int, list[WebhookSubscription]]:
+    """Active subscriptions of ``org_ids`` in one query."""
+    wanted = sorted(set(org_ids))
+    out: dict[int, list[WebhookSubscription]] = {}
+    if not wanted:
+        return out
+    for sub in session.scalars(
+        select(WebhookSubscription).where(
+            WebhookSubscription.org_id.in_(wanted), WebhookSubscription.active.is_(True)
+        )
+    ):
+        out.setdefault(sub.org_id, []).append(sub)
+    return out
+
+
+def _queue(
+    session: Session,
+    subs: dict[int, list[WebhookSubscription]],
+    org_id: int,
+    event_type: str,
+    payload: dict[str, Any],
+) -> list[WebhookDelivery]:
+    now = utc_now()
+    rows = [
+        WebhookDelivery(
+            subscription_id=sub.id,
+            event_type=event_type,
+            payload=jsonable(payload),
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for sub in subs.get(org_id, [])
+        if sub.wants(event_type)
+    ]
+    session.add_all(rows)
+    return rows
+
+
+def work_order_payload(work: Any, order_ref: str) -> dict[str, Any]:
+    """The ``data`` of a ``work_order.created`` event (the provider's own part only)."""
+    fields = (
+        "id", "order_id", "position", "operation_name", "capability", "resource_id", "site_id",
+        "booking_id", "start_at", "end_at", "quantity", "price_minor", "currency", "progress",
+    )  # fmt: skip
+    data = {name: getattr(work, name) for name in fields}
+    data["work_order_id"] = data.pop("id")
+    return {**data, "order_ref": order_ref}
+
+
+def emit_order_event(session: Session, order: Any, event: Any) -> list[WebhookDelivery]:
+    """Queue the webhooks of one order transition (called by
+    :func:`sharefab.services.orders.record_event` in the same transaction).
+
+    Every transition sends ``order.state_changed`` (and ``order.accepted`` on acceptance) to
+    the buyer and every provider of the order; acceptance also sends each provider
+    ``work_order.created`` and ``booking.created`` for its own work orders only. Costs one
+    query when nobody involved has subscribed.
+    """
+    works = list(order.work_orders)
+    subs = _subscriptions_by_org(session, {order.buyer_org_id, *(w.provider_org_id for w in works)})
+    if not subs:
+        return []
+    payload = {
+        "order_id": order.id,
+        "order_ref": order.ref,
+        "from_state": event.from_state,
+        "to_state": event.to_state,
+        "actor_role": event.actor_role,
+        "at": event.at,
+        "note": event.note,
+        "promised_at": order.promised_at,
+    }
+    parties = sorted({order.buyer_org_id, *(w.provider_org_id for w in works)})
+    rows: list[WebhookDelivery] = []
+    for org_id in parties:
+        if event.to_state == "accepted":
+            rows += _queue(session, subs, org_id, "order.accepted", payload)
+        rows += _queue(session, subs, org_id, "order.state_changed", payload)
+    if event.to_state == "accepted":
+        for work in works:
+            rows += _queue(
+                session, subs, work.provider_org_id, "work_order.created",
+                work_order_payload(work, order.ref),
+            )  # fmt: skip
+            booking = session.get(Booking, work.booking_id)
+            if booking is not None:
+                rows += _queue(
+                    session, subs, work.provider_org_id, "booking.created",
+                    {**booking_payload(booking), "work_order_id": work.id},
+                )  # fmt: skip
+    return rows
+
+
+def emit_booking_status(
+    session: Session, order: Any, booking_ids: Sequence[int], status: str
+) -> list[WebhookDelivery]:
+    """Queue ``booking.cancelled`` for the order's bookings ``booking_ids`` when ``status`` is
+    ``cancelled`` (called by :func:`sharefab.services.orders.set_booking_status`)."""
+    if status != "cancelled" or not booking_ids:
+        return []
+    owner = {w.booking_id: w.provider_org_id for w in order.work_orders}
+    subs = _subscriptions_by_org(session, {owner[b] for b in booking_ids if b in owner})
+    if not subs:
+        return []
+    rows: list[WebhookDelivery] = []
+    fresh = (
+        select(Booking)
+        .where(Booking.id.in_(list(booking_ids)))
+        .execution_options(populate_existing=True)
+    )
+    for booking in session.scalars(fresh):
+        if booking.status == "cancelled" and booking.id in owner:
+            rows += _queue(
+                session, subs, owner[booking.id], "booking.cancelled", booking_payload(booking)
+            )
+    return rows
+
+
 # -- subscriptions ----------------------------------------------------------------------------
 
 
@@ -313,6 +435,8 @@ __all__ = [
     "dispatch_due",
     "emit",
     "emit_booking",
+    "emit_booking_status",
+    "emit_order_event",
     "emit_to",
     "list_deliveries",
     "list_subscriptions",
