@@ -7,7 +7,8 @@ a public resource's published windows only, and a private one not at all (NotFou
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -65,18 +66,22 @@ def resource_calendar(
     days: int = 14,
 ) -> ResourceCalendar:
     """The calendar of resource ``resource_id`` for ``days`` days from ``start`` (default:
-    today 00:00 UTC). Raises NotFound for a missing resource or another tenant's private one."""
+    today 00:00 in the time zone of the resource's calendar rules, else UTC). Raises NotFound
+    for a missing resource or another tenant's private one."""
     if days < 1 or days > 62:
         raise ValueError(f"days must be between 1 and 62, got {days}")
     resource = visible_resource(session, actor, resource_id)
     owner = resource.org_id == actor.org_id
-    begin = (start or datetime.now(UTC)).astimezone(UTC)
-    if start is None:
-        begin = begin.replace(hour=0, minute=0, second=0, microsecond=0)
-    end = begin + timedelta(days=days)
     tz = session.scalar(
         select(CalendarRule.timezone).where(CalendarRule.resource_id == resource_id).limit(1)
     )
+    zone = ZoneInfo(tz or "UTC")
+    if start is None:  # today's local midnight in the resource's calendar time zone
+        local = datetime.now(UTC).astimezone(zone)
+        begin = datetime.combine(local.date(), time(0), zone).astimezone(UTC)
+    else:
+        begin = start.astimezone(UTC)
+    end = begin + timedelta(days=days)
     calendar = ResourceCalendar(resource, owner, begin, end, tz or "UTC")
     for w in session.scalars(
         select(CalendarWindow)
