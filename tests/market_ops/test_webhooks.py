@@ -285,3 +285,22 @@ def test_api_manages_subscriptions_and_hides_them_from_other_tenants(
     assert client.get(f"{API}/webhooks", headers=alice.headers).json()["count"] == 0
     gone = client.get(f"{API}/webhooks/{hook_id}/deliveries", headers=alice.headers)
     assert gone.status_code == 404
+
+
+def test_app_lifespan_runs_the_dispatcher(db_url: str) -> None:
+    from sharefab.api.app import create_app
+    from sharefab.config import Settings
+    from sharefab.services.webhook_delivery import install_webhook_dispatcher
+
+    app = create_app(Settings(env="test", database_url=db_url, secret_key="x" * 40))
+    dispatcher = install_webhook_dispatcher(app, interval_s=0.05)
+    assert not dispatcher.running
+    with running_receiver() as receiver, TestClient(app):
+        assert dispatcher.running
+        org_id, _, _ = _subscribe(app.state.session_factory, "Alice", receiver.url, ["*"])
+        _queue_test_event(app.state.session_factory, org_id)
+        deadline = time.monotonic() + 20
+        while not receiver.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert not dispatcher.running
+    assert len(receiver.requests) == 1

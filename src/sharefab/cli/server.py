@@ -31,7 +31,7 @@ def _resolve_db(db: str | None) -> str:
     return db or database_url_from_env()
 
 
-def _run_server(url: str, host: str, port: int) -> None:
+def _run_server(url: str, host: str, port: int, webhooks: bool = True) -> None:
     import uvicorn
 
     from sharefab.config import Settings
@@ -40,6 +40,10 @@ def _run_server(url: str, host: str, port: int) -> None:
     migrate(url)
     settings = Settings(database_url=url, host=host, port=port)
     app = create_site(settings)
+    if webhooks:  # deliver the webhook outbox in a background thread (market-ops)
+        from sharefab.services.webhook_delivery import install_webhook_dispatcher
+
+        install_webhook_dispatcher(app)
     console.print(f"ShareFab on [bold]http://{host}:{port}/[/bold]  (database {_shown(url)})")
     uvicorn.run(app, host=host, port=port, log_level="info")
 
@@ -100,10 +104,17 @@ def register(app: typer.Typer) -> None:
         db: DbOption = None,
         host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+        webhooks: Annotated[
+            bool,
+            typer.Option(
+                envvar="SHAREFAB_WEBHOOK_DISPATCH",
+                help="Deliver queued webhooks from a background thread of this process.",
+            ),
+        ] = True,
     ) -> None:
         """Run the API and the web pages (migrates the database first)."""
         with friendly_errors():
-            _run_server(_resolve_db(db), host, port)
+            _run_server(_resolve_db(db), host, port, webhooks)
 
     @app.command()
     def seed(
