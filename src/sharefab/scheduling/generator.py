@@ -119,9 +119,10 @@ def synthetic_cluster(
             families.append(list(range(r, r + size)))
         r += size
 
-    family_weights = [len(f) for f in families]
     kinds = rng.choices(range(len(CALENDARS)), weights=CALENDAR_WEIGHTS, k=n_resources)
     capacity = [rng.choice((2, 3, 4)) if rng.random() < 0.15 else 1 for _ in range(n_resources)]
+    # demand for a family follows its weekly capacity, so every family is about equally loaded
+    family_weights = [sum(WEEKLY_MINUTES[kinds[r]] * capacity[r] for r in f) for f in families]
     speed = [rng.uniform(0.7, 1.4) for _ in range(n_resources)]
     rate = [rng.randint(3000, 15000) for _ in range(n_resources)]  # minor units per hour
     setup = [rng.choice((0, 10, 20, 30)) for _ in range(n_resources)]
