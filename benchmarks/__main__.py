@@ -16,6 +16,7 @@ MODULES: list[str] = [
     "benchmarks.cluster_scale",
     "benchmarks.domain_bench",
     "benchmarks.search_bench",
+    "benchmarks.telemetry_ingest",
 ]
 
 

@@ -128,7 +128,7 @@ def ingest(
         asyncio.run(main())
         engine.dispose()
         s = ingester.stats
-        console.print(
+        typer.echo(
             json.dumps(
                 {
                     "received": s.received,
@@ -139,13 +139,13 @@ def ingest(
                     "seconds": round(time.monotonic() - s.started, 3),
                 }
             ),
-            highlight=False,
         )
 
 
 @devices_app.command("simulate")
 def simulate(
     resources: Annotated[int, typer.Option(min=1, help="Number of simulated machines.")] = 10,
+    offset: Annotated[int, typer.Option(min=0, help="Skip the first K resources.")] = 0,
     rate: Annotated[float, typer.Option(help="Messages per second in total (0 = max).")] = 100.0,
     transport: Annotated[str, typer.Option(help="mqtt | http")] = "mqtt",
     duration: Annotated[float | None, typer.Option(help="Seconds to run.")] = None,
@@ -161,6 +161,9 @@ def simulate(
     ] = None,
     start_message_id: Annotated[int, typer.Option(help="First message id per machine.")] = 0,
     max_inflight: Annotated[int, typer.Option(min=1, help="MQTT in-flight window.")] = 1000,
+    per_publish: Annotated[
+        int, typer.Option(min=1, max=1000, help="Readings per MQTT message (JSON array).")
+    ] = 1,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
 ) -> None:
     """Publish realistic telemetry for the first N resources of the database, following their
@@ -175,7 +178,7 @@ def simulate(
     with friendly_errors():
         url = _db(db)
         migrate(url)
-        machines = _machines(url, resources, start_message_id)
+        machines = _machines(url, resources, start_message_id, offset)
         fleet = Fleet(machines, seed=seed)
         ids = [m.resource_id for m in machines]
         if transport == "mqtt":
@@ -187,14 +190,16 @@ def simulate(
                 pub = MqttPublisher(
                     broker.host,
                     broker.port,
-                    client_id=f"sharefab-sim-{seed}",
+                    client_id=f"sharefab-sim-{seed}-{offset}",
                     username=broker.username,
                     password=broker.password,
                     max_inflight=max_inflight,
                     persistent=False,
                 )
                 await pub.connect()
-                rep = await publish_mqtt(fleet, pub, rate=rate, count=count, duration=duration)
+                rep = await publish_mqtt(
+                    fleet, pub, rate=rate, count=count, duration=duration, per_publish=per_publish
+                )
                 await pub.drain()
                 await pub.disconnect()
                 return rep.sent, len(pub.acked), rep.seconds
@@ -206,7 +211,7 @@ def simulate(
                 publish_http(fleet, api_url, token_map, rate=rate, count=count, duration=duration)
             )
             sent, acked, seconds = rep.sent, rep.acked, rep.seconds
-        console.print(
+        typer.echo(
             json.dumps(
                 {
                     "transport": transport,
@@ -217,11 +222,10 @@ def simulate(
                     "rate": round(sent / seconds, 1) if seconds else 0.0,
                 }
             ),
-            highlight=False,
         )
 
 
-def _machines(url: str, n: int, start_message_id: int) -> list:  # type: ignore[type-arg]
+def _machines(url: str, n: int, start_message_id: int, offset: int = 0) -> list:  # type: ignore[type-arg]
     from datetime import UTC, datetime, timedelta
 
     from sqlalchemy import func, select
@@ -235,7 +239,9 @@ def _machines(url: str, n: int, start_message_id: int) -> list:  # type: ignore[
     now = datetime.now(UTC)
     try:
         with make_session_factory(engine)() as session:
-            ids = list(session.scalars(select(Resource.id).order_by(Resource.id).limit(n)))
+            ids = list(
+                session.scalars(select(Resource.id).order_by(Resource.id).offset(offset).limit(n))
+            )
             if not ids:
                 raise ValueError("the database has no resources; run 'sharefab seed' first")
             machines = []
@@ -290,7 +296,7 @@ def _credential_command(resource_id: int, db: str | None, *, rotate: bool, label
         with make_session_factory(engine)() as session:
             cred = issue_credential(session, resource_id, rotate=rotate, label=label)
         engine.dispose()
-    console.print(
+    typer.echo(
         json.dumps(
             {
                 "resource_id": cred.resource_id,
@@ -301,7 +307,6 @@ def _credential_command(resource_id: int, db: str | None, *, rotate: bool, label
                 "mqtt_password": cred.secret,
             }
         ),
-        highlight=False,
     )
     err.print("the secret is shown only now; store it on the device")
 

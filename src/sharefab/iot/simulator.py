@@ -141,9 +141,9 @@ class _AckTracking(PersistentStorage):
         super().push_message(mid, raw_package)
 
     def remove_message_by_mid(self, mid: int) -> None:
-        key = self._publisher._mid_keys.pop(mid, None)
-        if key is not None:
-            self._publisher.acked.add(key)
+        keys = self._publisher._mid_keys.pop(mid, None)
+        if keys is not None:
+            self._publisher.acked.update(keys)
             self._publisher._room.set()
         super().remove_message_by_mid(mid)
 
@@ -171,8 +171,8 @@ class MqttPublisher:
     ) -> None:
         self.host, self.port = host, port
         self.acked: set[tuple[int, int]] = set()
-        self._mid_keys: dict[int, tuple[int, int]] = {}
-        self._pending_key: tuple[int, int] | None = None
+        self._mid_keys: dict[int, tuple[tuple[int, int], ...]] = {}
+        self._pending_key: tuple[tuple[int, int], ...] | None = None
         self.max_inflight = max_inflight
         self._broker_window = 65535
         self._room = asyncio.Event()
@@ -208,14 +208,17 @@ class MqttPublisher:
         """Connect (MQTT 5)."""
         await self.client.connect(self.host, self.port, version=MQTTv50)
 
-    async def publish(self, topic: str, payload: bytes, key: tuple[int, int]) -> None:
+    async def publish(
+        self, topic: str, payload: bytes, key: tuple[int, int], *more: tuple[int, int]
+    ) -> None:
         """Publish at QoS 1; waits while ``max_inflight`` messages are unacknowledged or
-        the connection is down."""
+        the connection is down. ``key`` (and ``more`` for a batch payload) are the
+        (resource_id, message_id) pairs recorded in :attr:`acked` once the broker acks."""
         while len(self._mid_keys) >= self.window or not self.client.is_connected:
             self._room.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._room.wait(), 0.05)
-        self._pending_key = key
+        self._pending_key = (key, *more)
         try:
             self.client.publish(topic, payload, qos=1)
         finally:
@@ -260,9 +263,12 @@ async def publish_mqtt(
     count: int | None = None,
     duration: float | None = None,
     stop: asyncio.Event | None = None,
+    per_publish: int = 1,
 ) -> PublishReport:
     """Publish ``count`` messages (or for ``duration`` seconds) at about ``rate`` msg/s in
-    total; ``rate <= 0`` publishes as fast as the in-flight window allows."""
+    total; ``rate <= 0`` publishes as fast as the in-flight window allows. With
+    ``per_publish > 1`` each MQTT message carries a JSON array of that many consecutive
+    readings of one machine (an edge gateway batching); counts are telemetry messages."""
     from sharefab.iot.mqtt import telemetry_topic
 
     if count is None and duration is None and stop is None:
@@ -282,12 +288,20 @@ async def publish_mqtt(
             if ahead > 0.002:
                 await asyncio.sleep(ahead)
         machine, msg = fleet.next()
-        payload = json.dumps(msg, separators=(",", ":")).encode()
-        await publisher.publish(
-            telemetry_topic(machine.resource_id), payload, (machine.resource_id, msg["message_id"])
-        )
-        report.sent += 1
-        if report.sent % 256 == 0:
+        rid = machine.resource_id
+        if per_publish == 1:
+            payload = json.dumps(msg, separators=(",", ":")).encode()
+            await publisher.publish(telemetry_topic(rid), payload, (rid, msg["message_id"]))
+            report.sent += 1
+        else:
+            k = per_publish if count is None else min(per_publish, count - report.sent)
+            now = datetime.now(UTC)
+            msgs = [msg, *(machine.advance(now, fleet.rng) for _ in range(k - 1))]
+            payload = json.dumps(msgs, separators=(",", ":")).encode()
+            keys = [(rid, m["message_id"]) for m in msgs]
+            await publisher.publish(telemetry_topic(rid), payload, *keys)
+            report.sent += len(msgs)
+        if report.sent % 256 < per_publish:
             await asyncio.sleep(0)  # let acknowledgements in
     report.seconds = time.monotonic() - start
     report.acked = len(publisher.acked)
