@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from collections.abc import Iterable, Sequence
@@ -44,6 +45,8 @@ from sharefab.storage.types import utc_now
 
 #: Cached capacity is reloaded at least this often (seconds).
 MAX_AGE_S = 60.0
+#: Cached candidate lists are reloaded at least this often (seconds).
+CATALOGUE_MAX_AGE_S = 30.0
 _CHUNK = 900
 
 
@@ -64,6 +67,21 @@ class Candidate:
     code: str
 
 
+def catalogue_version(session: Session) -> tuple[int, int]:
+    """``(max resource id, max resource capability id)``: grows with every new offer."""
+    row = session.execute(
+        select(
+            select(func.coalesce(func.max(Resource.id), 0)).scalar_subquery(),
+            select(func.coalesce(func.max(ResourceCapability.id), 0)).scalar_subquery(),
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+_candidates_lock = threading.Lock()
+_candidates: dict[tuple[str, str, str, str], tuple[tuple[int, int], datetime, list[Candidate]]] = {}
+
+
 def find_candidates(
     session: Session,
     capability: str,
@@ -73,7 +91,43 @@ def find_candidates(
     exclude_org: int | None,
 ) -> list[Candidate]:
     """Public resources of provider organizations able to run ``capability`` with
-    ``attributes`` and priced in ``currency`` (one row per resource)."""
+    ``attributes`` and priced in ``currency`` (one row per resource).
+
+    Cached per process by request and :func:`catalogue_version` (new resources and
+    capabilities show at once); edits of existing resources (rates, going private) show
+    within :data:`CATALOGUE_MAX_AGE_S` seconds, and accepting re-checks that a resource is
+    still public.
+    """
+    key = (
+        str(session.get_bind().engine.url),
+        capability,
+        json.dumps(attributes, sort_keys=True, default=str),
+        currency,
+    )
+    version = catalogue_version(session)
+    now = utc_now()
+    with _candidates_lock:
+        hit = _candidates.get(key)
+    if hit is None or hit[0] != version or (now - hit[1]).total_seconds() > CATALOGUE_MAX_AGE_S:
+        found = _query_candidates(session, capability, attributes, currency)
+        with _candidates_lock:
+            if len(_candidates) > 4096:
+                _candidates.clear()
+            _candidates[key] = (version, now, found)
+    else:
+        found = hit[2]
+    return [c for c in found if c.org_id != exclude_org]
+
+
+def clear_candidates() -> None:
+    """Forget cached candidate lists."""
+    with _candidates_lock:
+        _candidates.clear()
+
+
+def _query_candidates(
+    session: Session, capability: str, attributes: dict[str, Any], currency: str
+) -> list[Candidate]:
     tax = taxonomy()
     check = tax.matcher(capability, attributes)
     codes = tax.descendants(capability)
@@ -101,8 +155,6 @@ def find_candidates(
             Resource.currency == currency,
         )
     )
-    if exclude_org is not None:
-        stmt = stmt.where(Resource.org_id != exclude_org)
     out: dict[int, Candidate] = {}
     for rid, code, attrs, org, roles, site, lat, lon, rate, setup, speed, cap in session.execute(
         stmt
@@ -181,9 +233,10 @@ class CapacityCache:
         self._entries: dict[tuple[str, datetime, int], _Entry] = {}
 
     def clear(self) -> None:
-        """Forget everything (tests, or after bulk changes made outside the services)."""
+        """Forget everything, candidate lists too (tests, or after bulk changes)."""
         with self._lock:
             self._entries.clear()
+        clear_candidates()
 
     def get(
         self,

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -124,10 +124,13 @@ class _Context:
     cands: list[list[Candidate]]
     credit: dict[int, int]
     diagnosis: list[str]
+    single_orgs: list[int] = field(default_factory=list)
 
 
 def _shortlist(ctx: _Context, capacity: dict[int, Any]) -> list[list[Candidate]]:
-    out = []
+    """Per operation the few resources worth planning with (see the module doc, step 3);
+    also picks ``ctx.single_orgs``, the providers offered as single-provider plans."""
+    scored_ops: list[list[tuple[int, int, int, Candidate]]] = []
     for op, cands in zip(ctx.ops, ctx.cands, strict=True):
         scored = []
         for c in cands:
@@ -135,30 +138,38 @@ def _shortlist(ctx: _Context, capacity: dict[int, Any]) -> list[list[Candidate]]
             s, e, _u = capacity[c.resource_id].index.earliest(0, ctx.release, d, op.resumable)
             if s >= 0:
                 scored.append((e, price_minor(d, c), -ctx.credit[c.org_id], c))
+        scored.sort(key=lambda r: (r[0], r[1], r[3].resource_id))
+        if not scored:
+            ctx.diagnosis.append(
+                f"operation {op.position} {op.name!r}: no candidate has a free window long "
+                "enough before the horizon"
+            )
+        scored_ops.append(scored)
+    # Providers able to run every operation alone, most credit-worthy then fastest first.
+    best_end: dict[int, int] = {}
+    common: set[int] | None = None
+    for scored in scored_ops:
+        orgs = {row[3].org_id for row in scored}
+        common = orgs if common is None else common & orgs
+        for row in scored:
+            org = row[3].org_id
+            best_end[org] = max(best_end.get(org, 0), row[0])
+    ctx.single_orgs = sorted(common or (), key=lambda o: (-ctx.credit[o], best_end[o], o))[
+        :SINGLE_PROVIDER_PLANS
+    ]
+    out = []
+    for scored in scored_ops:
         picked: dict[int, Candidate] = {}
         for key in (0, 1, 2):
             for row in sorted(scored, key=lambda r, k=key: (r[k], r[0], r[3].resource_id))[
                 :SHORTLIST
             ]:
                 picked[row[3].resource_id] = row[3]
-        by_org: dict[int, list[Any]] = {}
-        for row in sorted(scored, key=lambda r: (r[0], r[3].resource_id)):
-            by_org.setdefault(row[3].org_id, []).append(row)
-        for rows in by_org.values():  # keep each provider's best, for single-provider plans
-            for row in rows[:2]:
+        for org in ctx.single_orgs:  # each single provider's two best resources
+            for row in [r for r in scored if r[3].org_id == org][:2]:
                 picked.setdefault(row[3].resource_id, row[3])
-        if not scored:
-            ctx.diagnosis.append(
-                f"operation {op.position} {op.name!r}: no candidate has a free window long "
-                "enough before the horizon"
-            )
         out.append(sorted(picked.values(), key=lambda c: c.resource_id))
     return out
-
-
-def _top_single_orgs(ctx: _Context, short: list[list[Candidate]]) -> list[int]:
-    common = set.intersection(*({c.org_id for c in cands} for cands in short))
-    return sorted(common, key=lambda o: (-ctx.credit[o], o))[: max(SINGLE_PROVIDER_PLANS, 4)]
 
 
 def _plans(
@@ -231,7 +242,7 @@ def _plans(
             ("cheapest", None, {"criterion": "cheapest"}),
             ("reliable", None, {"criterion": "weighted", "penalty": penalty}),
         ]
-    singles = _top_single_orgs(ctx, short)
+    singles = ctx.single_orgs
     for org in singles[:SINGLE_PROVIDER_PLANS]:
         runs.append((f"single:{org}", {org}, {"criterion": "fastest"}))
         if not ctx.rfq.allow_split:
