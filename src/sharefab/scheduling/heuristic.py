@@ -55,8 +55,8 @@ def _auto_rules(data: ProblemData) -> list[str]:
     if data.objective.lexicographic:
         kinds = kinds[:1]
     if ObjectiveKind.WEIGHTED_TARDINESS in kinds:
-        return ["atc", "est", "slack", "edd"]
-    return ["est", "mwkr", "slack", "edd"]
+        return ["atc", "est", "slack", "mwkr", "edd"]
+    return ["est", "mwkr", "slack", "edd", "atc"]
 
 
 def _tails(data: ProblemData) -> list[int]:
