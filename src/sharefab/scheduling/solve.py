@@ -6,8 +6,9 @@ Methods:
 * ``"cpsat"`` — the CP-SAT model, hinted with the heuristic's plan (or the given ``hint``);
 * ``"lns"`` — large-neighbourhood search from the heuristic's plan (or the hint);
 * ``"auto"`` — ShareFab's best: the best of the constructive heuristic and randomised list
-  scheduling as warm start, then CP-SAT hinted with it for half of the time (it proves bounds
-  and often optimality), then LNS from the best plan for the rest (or, with
+  scheduling as warm start, then CP-SAT hinted with it (it proves bounds and often
+  optimality) for 90% of the time on small or nearly rigid problems and half of it on large
+  flexible ones (:data:`CPSAT_SHARE`), then LNS from the best plan for the rest (or, with
   :data:`PORTFOLIO`, both side by side on a shared incumbent). Stops early once the plan
   reaches a proven lower bound.
 
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from sharefab.scheduling.cpsat import CpSatModel, evaluate, objective_key, objective_value
+from sharefab.scheduling.cpsat.model import FLEXIBLE
 from sharefab.scheduling.lns import lns
 from sharefab.scheduling.model import Diagnosis, ProblemData, Result, Solution, SolveStatus
 from sharefab.scheduling.portfolio import run_portfolio
@@ -36,8 +38,14 @@ METHODS = ("auto", "heuristic", "cpsat", "lns")
 #: other. Off: on the FJSP families, measured side by side on a loaded 2-core machine, CP-SAT
 #: with all workers first and LNS after did as well or better on most instances.
 PORTFOLIO = False
-#: Share of the time limit "auto" gives the full CP-SAT model (all workers) before LNS.
-CPSAT_SHARE = 0.5
+#: Share of the time limit "auto" gives the full CP-SAT model (all workers) before LNS, by
+#: problem shape. Measured side by side on the FJSP families: on nearly rigid problems (fewer
+#: than :data:`~sharefab.scheduling.cpsat.model.FLEXIBLE` modes per operation) and on problems
+#: of up to :data:`LARGE` operations, CP-SAT continuing beats LNS; on larger flexible ones LNS
+#: pays off.
+CPSAT_SHARE = 0.9
+CPSAT_SHARE_LARGE = 0.5
+LARGE = 250
 #: Share of the time limit (at most one second) spent on randomised list scheduling.
 WARM_SHARE = 0.05
 
@@ -142,7 +150,7 @@ def _optimise(
         )
         stats.update(result.stats)
         return replace(result, stats=stats)
-    share = CPSAT_SHARE if method == "auto" else (0.0 if start is not None else 0.2)
+    share = _cpsat_share(data, model) if method == "auto" else (0.0 if start is not None else 0.2)
     lower: float | None = None
     best = start
     if share > 0:
@@ -177,6 +185,14 @@ def _optimise(
         solver=method,
         stats=stats,
     )
+
+
+def _cpsat_share(data: ProblemData, model: CpSatModel) -> float:
+    """How much of the time "auto" gives CP-SAT before LNS (see :data:`CPSAT_SHARE`)."""
+    n_ops = len(data.operations)
+    n_modes = sum(len(modes) for modes in model.variables.modes_of)
+    rigid = n_modes < FLEXIBLE * max(1, n_ops)
+    return CPSAT_SHARE if rigid or n_ops <= LARGE else CPSAT_SHARE_LARGE
 
 
 def _better(data: ProblemData, a: Solution | None, b: Solution | None) -> Solution | None:

@@ -27,6 +27,9 @@ REDUNDANT = "auto"
 #: (Brandimarte, Hurink vdata: ~3 modes per operation) and slow down nearly rigid ones (Barnes,
 #: Hurink edata: ~1.2 modes per operation).
 FLEXIBLE = 1.5
+#: Also state each operation's length as a linear sum over its modes (``_link_durations``);
+#: off: neutral within the noise of side-by-side runs on the FJSP families.
+LINK_DURATIONS = False
 
 
 class CpSatModel:
@@ -82,12 +85,29 @@ class CpSatModel:
             flexible = n_modes >= FLEXIBLE * max(1, len(self.data.operations))
             mode = "machine" if flexible else "none"
         self.load_bounds = mode
+        if LINK_DURATIONS and mode != "none":
+            self._link_durations()
         if mode in ("machine", "both"):
             for r, loads in per_res.items():
                 self.model.add(sum(loads) <= self.data.resources[r].capacity * cmax)
         if total and len(per_res) > 1 and mode in ("total", "both"):
             all_cap = sum(res.capacity for res in self.data.resources)
             self.model.add(sum(total) <= all_cap * cmax)
+
+    def _link_durations(self) -> None:
+        """``end - start == sum(duration * chosen)`` for lots with a fixed-time mode choice.
+
+        Implied by the optional intervals, but linear: with the precedences it gives the LP
+        relaxation the job-path lower bounds.
+        """
+        for lots in self.variables.lots:
+            if len(lots) != 1:
+                continue
+            lot = lots[0]
+            if any(mv.resumable_on_calendar or not isinstance(mv.work, int) for mv in lot.modes):
+                continue
+            if lot.modes:
+                self.model.add(lot.end - lot.start == sum(mv.work * mv.present for mv in lot.modes))
 
     # -- hints and solutions ---------------------------------------------------------------
 
