@@ -187,3 +187,16 @@ def test_capacity_failure_without_proof_is_unknown_naming_the_op() -> None:
     result = construct(data)
     assert result.status is SolveStatus.UNKNOWN and result.solution is None
     assert result.diagnosis and result.diagnosis[0].operation in (0, 1)
+
+
+def test_randomised_restarts_never_worsen_and_are_seeded() -> None:
+    from sharefab.scheduling.generator import synthetic_cluster
+
+    data = synthetic_cluster(25, n_resources=30, n_sites=3, seed=5)
+    plain = solve_and_validate(data)
+    more = solve_and_validate(data, restarts=5, seed=1)
+    again = solve_and_validate(data, restarts=5, seed=1)
+    assert more.stats["restarts"] == 5
+    assert more.objective is not None and plain.objective is not None
+    assert more.objective <= plain.objective
+    assert again.objective == more.objective

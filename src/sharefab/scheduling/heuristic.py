@@ -97,9 +97,18 @@ def _weights_for(data: ProblemData) -> Callable[[int], Weights]:
 
 
 def _one_pass(
-    data: ProblemData, rule: str, rng: random.Random, tail: list[int]
+    data: ProblemData,
+    rule: str,
+    rng: random.Random,
+    tail: list[int],
+    atc: tuple[float, float] = (ATC_K, ATC_BUCKET),
+    jitter: float = 0.0,
 ) -> tuple[list[list[PlacedLot]], int | None, float]:
-    """Schedule every operation once; returns lots, the op that failed (or None), build time."""
+    """Schedule every operation once; returns lots, the op that failed (or None), build time.
+
+    ``atc`` is (look-ahead, bucket) for the ATC rule; ``jitter`` > 0 randomly perturbs the
+    primary priority by up to that fraction (randomised restarts).
+    """
     t_build = time.perf_counter()
     index = FreeIndex.from_problem(data)
     build = time.perf_counter() - t_build
@@ -113,27 +122,32 @@ def _one_pass(
     site = index.site
     lots: list[list[PlacedLot]] = [[] for _ in ops]
     noise = [rng.random() for _ in ops]
+    shake = [1.0 + jitter * (2 * rng.random() - 1) for _ in ops] if jitter else None
 
     def key(i: int) -> tuple[float, float, float]:
         due = jobs[ops[i].job].due
         due_v = BIG if due is None else due
+        # randomised restarts shift time-like priorities by up to jitter * mean remaining work
+        shift = 0.0 if shake is None else (shake[i] - 1.0) * pbar
         if rule == "est":
-            return (ready[i], -tail[i], noise[i])
+            return (ready[i] + shift, -tail[i], noise[i])
         if rule == "mwkr":
-            return (-tail[i], ready[i], noise[i])
+            return (-tail[i] - shift, ready[i], noise[i])
         if rule == "edd":
-            return (due_v, ready[i], noise[i])
+            return (due_v + shift, ready[i], noise[i])
         if rule == "atc":
             # apparent tardiness cost at the op's ready time, in ready-time buckets
             w = jobs[ops[i].job].weight
             slack = max(0, due_v - tail[i] - ready[i]) if due is not None else BIG
             urgency = w / max(tail[i], 1) * exp(-slack / atc_scale)
+            if shake is not None:
+                urgency *= shake[i]
             return (ready[i] // atc_bucket, -urgency, noise[i])
-        return (due_v - tail[i], ready[i], noise[i])  # slack
+        return (due_v - tail[i] + shift, ready[i], noise[i])  # slack
 
     pbar = sum(tail) / max(1, len(tail))
-    atc_scale = ATC_K * pbar
-    atc_bucket = max(1, int(pbar * ATC_BUCKET))
+    atc_scale = atc[0] * pbar
+    atc_bucket = max(1, int(pbar * atc[1]))
     heap = [(key(i), i) for i in range(len(ops)) if missing[i] == 0]
     heapq.heapify(heap)
     while heap:
@@ -201,6 +215,7 @@ def construct(
     seed: int = 0,
     time_limit: float = 10.0,
     bound: bool = True,
+    restarts: int | None = 0,
 ) -> Result:
     """Build a plan with list scheduling and insertion; never raises on infeasible input.
 
@@ -208,6 +223,10 @@ def construct(
     time limit allows another pass (the first pass always completes). Returns ``FEASIBLE``
     with the best plan; ``INFEASIBLE`` with an exact diagnosis; or ``UNKNOWN`` with a
     diagnosis naming the operation the heuristic could not place when no proof was found.
+
+    ``restarts`` adds that many randomised passes after the rules (the best rule so far with
+    perturbed priorities and ATC parameters, seeded by ``seed``); ``None`` keeps restarting
+    while the time limit allows.
     """
     if rule != "auto" and rule not in RULES:
         raise ValueError(f"unknown rule {rule!r}; expected 'auto' or one of {RULES}")
@@ -218,9 +237,19 @@ def construct(
     best: tuple[tuple[int, ...], float, list[list[PlacedLot]], str] | None = None
     passes = 0
     build_s = 0.0
-    for r in rules:
+    n_restarts = 0
+    while True:
+        if passes < len(rules):
+            r, atc, jitter = rules[passes], (ATC_K, ATC_BUCKET), 0.0
+        elif restarts is None or n_restarts < restarts:
+            n_restarts += 1
+            r = best[3].split("~")[0] if best is not None else rules[0]
+            atc = (rng.uniform(0.2, 3.0), rng.uniform(0.5, 6.0))
+            jitter = rng.uniform(0.05, 0.3)
+        else:
+            break
         started = time.perf_counter()
-        lots, failed, build_s = _one_pass(data, r, rng, tail)
+        lots, failed, build_s = _one_pass(data, r, rng, tail, atc, jitter)
         passes += 1
         if failed is not None:
             return _not_placed(data, failed, t0)
@@ -232,7 +261,7 @@ def construct(
         else:
             better = value < best[1]
         if better:
-            best = (key, value, lots, r)
+            best = (key, value, lots, r if not jitter else f"{r}~{n_restarts}")
         one = time.perf_counter() - started
         if time.perf_counter() - t0 + one > time_limit:
             break
@@ -248,7 +277,7 @@ def construct(
         runtime=runtime,
         solution=to_solution(lots),
         solver=f"heuristic:{used}",
-        stats={"passes": float(passes), "index_build_s": build_s},
+        stats={"passes": float(passes), "restarts": float(n_restarts), "index_build_s": build_s},
     )
 
 
