@@ -21,6 +21,7 @@ from market_helpers import (
 )
 from sqlalchemy import Engine, func, select, update
 
+from sharefab.storage.bookings import insert_booking
 from sharefab.storage.db import make_session_factory
 from sharefab.storage.market_models import (
     IdempotencyKey,
@@ -168,3 +169,18 @@ def test_attachment_over_the_limit_is_refused(client: TestClient, app_engine: En
     )
     assert ok.status_code == 201 and ok.json()["size_bytes"] == 4096
     assert len(ok.json()["sha256"]) == 64
+
+
+def test_quotes_see_bookings_made_outside_the_marketplace_at_once(
+    client: TestClient, app_engine: Engine
+) -> None:
+    provider = register(client, "Mill Co", ["provider"])
+    mill = machine(client, provider, MILL, SUZHOU)
+    buyer = register(client, "Buyer Co", ["buyer"])
+    rfq = post_rfq(client, buyer, [operation(MILL, 4, 30)]).json()
+    first = quote(client, buyer, rfq["id"])["options"][0]["plan"]["lots"][0]
+    start = datetime.fromisoformat(first["start_at"])
+    with make_session_factory(app_engine)() as s, s.begin():  # the provider's own job
+        insert_booking(s, mill, start, start + timedelta(hours=5), order_ref="own-work")
+    second = quote(client, buyer, rfq["id"])["options"][0]["plan"]["lots"][0]
+    assert datetime.fromisoformat(second["start_at"]) >= start + timedelta(hours=5)

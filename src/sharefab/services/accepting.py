@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from sharefab.domain.ledger_flows import escrow_on_accept
 from sharefab.domain.money import Money
 from sharefab.domain.orders import ActorRole, OrderState
+from sharefab.services.capacity import CACHE
 from sharefab.services.common import require_role, transaction
 from sharefab.services.errors import Conflict, FieldError, InvalidInput, NotFound, ServiceError
 from sharefab.services.ledger import post_transaction
@@ -150,6 +151,7 @@ def accept_quote(
     try:
         status, body = _book(session, actor, quote_id, option_id, idempotency_key, digest, now)
     except _Taken as taken_exc:
+        CACHE.invalidate(c["resource_id"] for c in taken_exc.conflicts)
         fresh = fresh_quote(session, rfq_id, now)
         raise SlotTaken(
             f"{taken_exc.reason}; nothing was booked. A fresh quote {fresh.id} with "

@@ -7,12 +7,14 @@
 * :class:`CapacityCache` — per process, the published windows and the non-cancelled bookings
   of each resource in the quoting horizon, as a one-resource
   :class:`~sharefab.scheduling.index.FreeIndex` in minutes from a daily origin (midnight UTC).
-  Entries are loaded in bulk for the resources that are missing and dropped together when the
-  *capacity version* changes: ``(max booking id, max window id, max order event id)`` — every
-  new booking or window raises one of them, and every booking cancellation by the marketplace
-  writes an order event in the same transaction. Entries also expire after
-  :data:`MAX_AGE_S`, which bounds what the version cannot see (a deleted window); accepting a
-  quote re-checks every slot anyway.
+  Entries are loaded in bulk for the resources that are missing. When the *capacity
+  version* ``(max booking id, max window id, max order event id)`` changes, only the
+  resources touched since the cached version are dropped (:func:`changed_resources`: new
+  bookings, new windows, resources of orders with new events — every booking cancellation by
+  the marketplace writes an order event in the same transaction). Everything expires after
+  :data:`MAX_AGE_S`, which bounds what the version cannot see (a deleted window, a booking
+  whose id committed out of order); accepting re-checks every slot anyway and a refused slot
+  is invalidated at once (:meth:`CapacityCache.invalidate`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from sharefab.scheduling.index import FreeIndex
 from sharefab.scheduling.model import Booking as PlanBooking
 from sharefab.scheduling.model import Resource as PlanResource
 from sharefab.services.resources import taxonomy
-from sharefab.storage.market_models import OrderEvent
+from sharefab.storage.market_models import OrderEvent, WorkOrder
 from sharefab.storage.models import (
     Booking,
     CalendarWindow,
@@ -218,6 +220,34 @@ def capacity_version(session: Session) -> tuple[int, int, int]:
     return int(row[0]), int(row[1]), int(row[2])
 
 
+def changed_resources(
+    session: Session, old: tuple[int, int, int], new: tuple[int, int, int]
+) -> set[int]:
+    """Resources whose capacity may differ between two capacity versions: new bookings, new
+    windows, and the resources of orders with new events (cancellations free bookings)."""
+    changed: set[int] = set()
+    if new[0] != old[0]:
+        changed.update(
+            session.scalars(select(Booking.resource_id).where(Booking.id > old[0]).distinct())
+        )
+    if new[1] != old[1]:
+        changed.update(
+            session.scalars(
+                select(CalendarWindow.resource_id).where(CalendarWindow.id > old[1]).distinct()
+            )
+        )
+    if new[2] != old[2]:
+        changed.update(
+            session.scalars(
+                select(WorkOrder.resource_id)
+                .join(OrderEvent, OrderEvent.order_id == WorkOrder.order_id)
+                .where(OrderEvent.id > old[2])
+                .distinct()
+            )
+        )
+    return changed
+
+
 @dataclass
 class _Entry:
     version: tuple[int, int, int]
@@ -231,6 +261,15 @@ class CapacityCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: dict[tuple[str, datetime, int], _Entry] = {}
+
+    def invalidate(self, resource_ids: Iterable[int]) -> None:
+        """Drop the cached capacity of these resources (e.g. after a booking conflict, so a
+        fresh quote never repeats a slot the database just refused)."""
+        ids = set(resource_ids)
+        with self._lock:
+            for entry in self._entries.values():
+                for rid in ids:
+                    entry.resources.pop(rid, None)
 
     def clear(self) -> None:
         """Forget everything, candidate lists too (tests, or after bulk changes)."""
@@ -255,12 +294,20 @@ class CapacityCache:
             for k in [k for k in self._entries if k[1] != origin]:
                 del self._entries[k]  # yesterday's origin is never used again
             entry = self._entries.get(key)
-            if (
-                entry is None
-                or entry.version != version
-                or (now - entry.loaded_at).total_seconds() > MAX_AGE_S
-            ):
-                entry = _Entry(version, now, {})
+            stale = entry is None or (now - entry.loaded_at).total_seconds() > MAX_AGE_S
+            old = None if entry is None else entry.version
+        if stale or old is None:
+            entry = _Entry(version, now, {})
+        elif old != version:
+            changed = changed_resources(session, old, version)
+            with self._lock:
+                assert entry is not None
+                for rid in changed:
+                    entry.resources.pop(rid, None)
+                entry.version = version
+        assert entry is not None
+        with self._lock:
+            if stale:
                 self._entries[key] = entry
             missing = [r for r in capacities if r not in entry.resources]
         if missing:
