@@ -26,12 +26,10 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET_KEY
     access_token_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
     mqtt_url: str = "mqtt://127.0.0.1:1883"
-    executor: Literal["inline", "ray"] = "inline"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     platform_fee_bps: int = Field(default=300, ge=0, le=10_000)
-    require_services: bool = False
 
     @model_validator(mode="after")
     def _refuse_dev_secret_in_production(self) -> Settings:
