@@ -1,0 +1,87 @@
+"""Concurrent accepts racing for one slot (threads, one session each): exactly one wins."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from sharefab.services.accepting import SlotTaken, accept_quote
+from sharefab.services.quoting import compute_quote
+from sharefab.services.rfqs import OperationInput, RfqInput, create_rfq
+from sharefab.storage.market_models import Order
+from sharefab.storage.models import (
+    Booking,
+    CalendarWindow,
+    Organization,
+    Resource,
+    ResourceCapability,
+    Site,
+    User,
+)
+
+MILL = "separating.machining.milling"
+BUYERS = 6
+
+
+def _user(s: Session, name: str, roles: list[str]) -> int:
+    org = Organization(name=name, roles=roles)
+    s.add(org)
+    s.flush()
+    user = User(org_id=org.id, email=f"{name}@example.com", password_hash="x", role="admin")
+    s.add(user)
+    s.flush()
+    return user.id
+
+
+def test_concurrent_accepts_for_one_slot_book_it_once(
+    session_factory: sessionmaker[Session],
+) -> None:
+    now = datetime.now(UTC)
+    start = datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=3)
+    with session_factory() as s, s.begin():
+        provider = s.get(User, _user(s, "mills", ["provider"]))
+        assert provider is not None
+        site = Site(org_id=provider.org_id, name="plant", lat=31.3, lon=120.6)
+        s.add(site)
+        s.flush()
+        mill = Resource(org_id=provider.org_id, site_id=site.id, name="mill", capacity=1)
+        s.add(mill)
+        s.flush()
+        s.add(ResourceCapability(resource_id=mill.id, code=f"{MILL}.5axis", attributes={}))
+        s.add(
+            CalendarWindow(resource_id=mill.id, start_at=start, end_at=start + timedelta(hours=4))
+        )
+        buyers = [_user(s, f"buyer{i}", ["buyer"]) for i in range(BUYERS)]
+    offers = []
+    for uid in buyers:
+        with session_factory() as s:
+            user = s.get(User, uid)
+            assert user is not None
+            rfq = create_rfq(
+                s, user, RfqInput([OperationInput(MILL, 6, 30)], start + timedelta(days=5))
+            )
+            quote = compute_quote(s, user, rfq.id)
+            offers.append((uid, quote.id, quote.options[0].id))
+
+    def attempt(offer: tuple[int, int, int]) -> str:
+        uid, quote_id, option_id = offer
+        with session_factory() as s:
+            user = s.get(User, uid)
+            assert user is not None
+            try:
+                accept_quote(s, user, quote_id, option_id)
+            except SlotTaken as exc:
+                assert exc.fresh_quote_id > 0
+                return "409"
+            return "201"
+
+    with ThreadPoolExecutor(max_workers=BUYERS) as pool:
+        outcomes = sorted(pool.map(attempt, offers))
+    assert outcomes == ["201"] + ["409"] * (BUYERS - 1)
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(Order)) == 1
+        active = s.scalars(select(Booking).where(Booking.status != "cancelled")).all()
+        assert len(active) == 1
