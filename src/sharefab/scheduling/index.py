@@ -170,8 +170,13 @@ class FreeIndex:
         self, resource: int, t: int, duration: int, resumable: bool
     ) -> tuple[int, int, int]:
         """Earliest ``(start, end, unit)`` over the units of ``resource``; ``(-1, -1, -1)``."""
+        first = self.unit_start[resource]
+        last = self.unit_start[resource + 1]
+        if last - first == 1:
+            s, e = self.earliest_on_unit(first, t, duration, resumable)
+            return (s, e, first) if s >= 0 else (-1, -1, -1)
         best = (-1, -1, -1)
-        for u in range(self.unit_start[resource], self.unit_start[resource + 1]):
+        for u in range(first, last):
             s, e = self.earliest_on_unit(u, t, duration, resumable)
             if s >= 0 and (best[0] < 0 or e < best[1]):
                 best = (s, e, u)

@@ -56,6 +56,7 @@ def place(
     resumable = op.resumable
     wt, wc, pen = weights.time, weights.cost, weights.penalty
     time_first = weights.time_first
+    splittable = allow_split and op.splittable
     best: tuple[float, float] | None = None
     best_lots: list[PlacedLot] = []
     best_cost = 0
@@ -81,14 +82,15 @@ def place(
         if pen is not None:
             primary += pen[r]
         score = (primary, e if time_first else cost)
-        cands.append((e, s, u, k, t0, trans))
+        if splittable:
+            cands.append((e, s, u, k, t0, trans))
         if best is None or score < best:
             best = score
             best_lots = [(r, u, s, e, op.quantity)]
             best_cost = cost
     if best is None:
         return None
-    if allow_split and op.splittable and len(cands) >= 2:
+    if splittable and len(cands) >= 2:
         split = _best_split(index, op, cands, weights, len(pred_lots))
         if split is not None and split[0] < best:
             _, best_lots, best_cost = split

@@ -26,7 +26,6 @@ from sharefab.scheduling.model import (
     Lot,
     Operation,
     SolveStatus,
-    _has_cycle,
 )
 from sharefab.scheduling.placement import CHEAPEST, FASTEST, PlacedLot, Weights, place
 
@@ -53,21 +52,27 @@ class JobSpec:
         for a, b in self.precedences:
             if not (0 <= a < n and 0 <= b < n) or a == b:
                 raise ValueError(f"job {self.name!r}: precedence ({a}, {b}) is not valid")
-        if _has_cycle(n, self.precedences):
+        if len(self.order()) != n:
             raise ValueError(f"job {self.name!r}: precedences contain a cycle")
         Job(self.name, self.release, self.due, self.weight)  # same checks as a model job
 
     def order(self) -> list[int]:
-        """Operation indices in precedence order."""
-        preds = [[a for a, b in self.precedences if b == i] for i in range(len(self.operations))]
-        done: list[int] = []
-        placed = [False] * len(self.operations)
-        while len(done) < len(self.operations):
-            for i in range(len(self.operations)):
-                if not placed[i] and all(placed[p] for p in preds[i]):
-                    placed[i] = True
-                    done.append(i)
-        return done
+        """Operation indices in precedence order (shorter when the precedences have a cycle)."""
+        n = len(self.operations)
+        indegree = [0] * n
+        succ: list[list[int]] = [[] for _ in range(n)]
+        for a, b in self.precedences:
+            succ[a].append(b)
+            indegree[b] += 1
+        out = [i for i in range(n) if indegree[i] == 0]
+        k = 0
+        while k < len(out):
+            for w in succ[out[k]]:
+                indegree[w] -= 1
+                if indegree[w] == 0:
+                    out.append(w)
+            k += 1
+        return out
 
 
 @dataclass(frozen=True, slots=True)
