@@ -8,6 +8,7 @@ validator names the violation; solver tests schedule the same instances.
 
 from __future__ import annotations
 
+import random
 from typing import NamedTuple
 
 from sharefab.scheduling.model import (
@@ -144,6 +145,59 @@ def make_oven() -> Instance:
         )
     )
     return Instance(data, sol)
+
+
+def random_problem(seed: int) -> ProblemData:
+    """A small random problem: calendars, bookings, k-capacity, 2 sites, lots, horizon."""
+    rng = random.Random(seed)
+    resources = []
+    for r in range(rng.randint(1, 4)):
+        windows = None
+        if rng.random() < 0.6:
+            cuts = sorted(rng.sample(range(0, 200), 10))
+            windows = tuple((cuts[i], cuts[i + 1]) for i in range(0, 10, 2))
+        bookings = tuple(
+            Booking(s, s + rng.randint(1, 8)) for s in sorted(rng.sample(range(0, 150), 3))
+        )
+        bookings = tuple(
+            b for k, b in enumerate(bookings) if k == 0 or b.start >= bookings[k - 1].end
+        )
+        resources.append(Resource(f"r{r}", rng.randint(1, 2), rng.randint(0, 1), windows, bookings))
+    jobs = tuple(
+        Job(f"j{j}", release=rng.randint(0, 20), due=rng.randint(10, 80)) for j in range(3)
+    )
+    ops = []
+    precedences = []
+    for j in range(3):
+        first = len(ops)
+        for k in range(rng.randint(1, 3)):
+            eligible = rng.sample(range(len(resources)), rng.randint(1, len(resources)))
+            quantity = rng.randint(1, 10)
+            modes = tuple(Mode(r, rng.randint(1, 12), rng.randint(0, 20)) for r in eligible)
+            split = quantity >= 4 and rng.random() < 0.3
+            ops.append(
+                Operation(
+                    j,
+                    modes,
+                    f"j{j}.{k}",
+                    quantity,
+                    resumable=rng.random() < 0.4,
+                    max_lots=2 if split else 1,
+                    min_lot=2 if split else 1,
+                )
+            )
+            if k > 0:
+                precedences.append((first + k - 1, first + k))
+    return ProblemData(
+        jobs,
+        tuple(resources),
+        tuple(ops),
+        tuple(precedences),
+        ((0, 3), (3, 0)),
+        ((0, 5), (5, 0)),
+        horizon=rng.choice((None, 200)),
+        objective=Objective.of(weighted_tardiness=2, cost=1),
+    )
 
 
 ALL_INSTANCES = {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sched_instances import NIGHTS, Instance
+from sched_instances import NIGHTS, Instance, random_problem
 
 from sharefab.scheduling.heuristic import RULES, construct
 from sharefab.scheduling.model import (
@@ -200,3 +200,17 @@ def test_randomised_restarts_never_worsen_and_are_seeded() -> None:
     assert more.objective is not None and plain.objective is not None
     assert more.objective <= plain.objective
     assert again.objective == more.objective
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_problems_get_valid_plans_or_a_named_reason(seed: int) -> None:
+    data = random_problem(seed)
+    result = construct(data, rule="auto")
+    if result.feasible:
+        assert result.solution is not None
+        report = validate(data, result.solution)
+        assert report.ok, report.violations
+        assert result.objective == report.objective
+    else:
+        assert result.status in (SolveStatus.INFEASIBLE, SolveStatus.UNKNOWN)
+        assert result.diagnosis and all(d.message for d in result.diagnosis)

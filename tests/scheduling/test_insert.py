@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
-from sched_instances import NIGHTS
+from sched_instances import NIGHTS, random_problem
 
 from sharefab.scheduling.generator import synthetic_cluster
 from sharefab.scheduling.index import FreeIndex
@@ -198,3 +198,28 @@ def test_quotes_into_a_generated_cluster_validate() -> None:
             report = validate(single, Solution(quote.operation_lots(5)))
             assert report.ok, report.violations
             assert report.total_cost == quote.total_cost
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_committed_quotes_stack_into_one_valid_plan(seed: int) -> None:
+    # every job of a random problem quoted in turn and committed: together a valid plan
+    data = random_problem(seed)
+    index = FreeIndex.from_problem(data)
+    job_ops = data.job_operations()
+    lots: list[tuple] = [()] * len(data.operations)
+    for j, ops in enumerate(job_ops):
+        local = {op: k for k, op in enumerate(ops)}
+        spec = JobSpec(
+            tuple(data.operations[i] for i in ops),
+            tuple((local[a], local[b]) for a, b in data.precedences if a in local),
+            release=data.jobs[j].release,
+            due=data.jobs[j].due,
+        )
+        quote = insert_job(index, spec, criterion="cheapest" if j % 2 else "fastest", commit=True)
+        if not quote.feasible:
+            assert quote.diagnosis and quote.diagnosis[0].operation is not None
+            return
+        for k, op_lots in enumerate(quote.operation_lots(len(ops))):
+            lots[ops[k]] = op_lots
+    report = validate(data, Solution(tuple(lots)))
+    assert report.ok, report.violations
