@@ -232,12 +232,17 @@ def load_cluster_plan(
     if session.get(Cluster, cluster_id) is None:
         raise NotFound("cluster", cluster_id)
     cluster = _cluster_resources(session, cluster_id)
+    in_cluster = (
+        select(Resource.id)
+        .join(SiteRow, SiteRow.id == Resource.site_id)
+        .where(SiteRow.cluster_id == cluster_id)
+    )
     candidates = session.execute(
         select(WorkOrder.order_id)
         .join(Booking, Booking.id == WorkOrder.booking_id)
         .join(Order, Order.id == WorkOrder.order_id)
         .where(
-            WorkOrder.resource_id.in_(list(cluster)),
+            WorkOrder.resource_id.in_(in_cluster),
             WorkOrder.progress == "pending",
             Booking.status.in_(MOVABLE_BOOKING_STATUSES),
             Booking.start_at >= now + FROZEN,
@@ -302,9 +307,13 @@ def _build(
         if bid not in movable_booking_ids:
             fixed[rid].append((max(0, math.floor(off(start))), math.ceil(off(end))))
 
-    sites = session.execute(select(SiteRow.id, SiteRow.lat, SiteRow.lon)).all()
-    where = {sid: (lat, lon) for sid, lat, lon in sites}
     site_ids = sorted({cluster[rid][1] for rid in used} | {r.wo.site_id for r in pinned_rows})
+    where = {
+        sid: (lat, lon)
+        for sid, lat, lon in session.execute(
+            select(SiteRow.id, SiteRow.lat, SiteRow.lon).where(SiteRow.id.in_(site_ids))
+        )
+    }
     site_index = {sid: i for i, sid in enumerate(site_ids)}
     travel = [
         [0 if a == b else travel_minutes(where[a], where[b]) for b in site_ids] for a in site_ids

@@ -1,0 +1,259 @@
+"""Concurrent accepts competing for the same slots, against PostgreSQL over HTTP.
+
+Setup (not timed): a fresh database ``sharefab_bench_accept``; ``--providers`` providers with
+one unit-capacity 5-axis mill each, idle for ``--window-hours`` from tomorrow 08:00 UTC;
+``--clients`` buyers, each with ``--per-client`` RFQs (one 2-hour milling operation each) and
+a quote for each, all computed *before* any accept, so they all aim at the same early slots.
+
+Timed: the real app under uvicorn with ``--workers`` processes; every client thread fires its
+accepts (best-ranked option, a unique ``Idempotency-Key`` each) back to back, all clients
+released together. Then the checks: no two non-cancelled bookings of a (unit-capacity)
+resource overlap (SQL self-join), every accept answered 201 or 409 (a loser gets 409 with a
+fresh quote; nothing else is allowed), every 201 order holds all its bookings and every 409
+left none. Printed: accepts per second (all answers, and wins), latency of wins and losses,
+and ``GET /health`` throughput from the same clients on the same server as the baseline.
+Goal (issue 4): >= 200 accepts/s.
+
+Run: ``.venv/bin/python -m benchmarks.accept_concurrency [--clients 32] [--per-client 8]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.pool import NullPool
+
+from benchmarks.bench_server import API, login, percentile, running_server
+
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+DB_NAME = "sharefab_bench_accept"
+PASSWORD = "benchmark password"
+MILL = "separating.machining.milling.5axis"
+GOAL_PER_S = 200.0
+
+OVERLAPS_SQL = """
+SELECT count(*) FROM bookings a JOIN bookings b
+  ON a.resource_id = b.resource_id AND a.unit = b.unit AND a.id < b.id
+ AND a.start_at < b.end_at AND b.start_at < a.end_at
+ JOIN resources r ON r.id = a.resource_id
+WHERE a.status <> 'cancelled' AND b.status <> 'cancelled' AND r.capacity = 1
+"""
+
+
+def fresh_database(admin_url: str) -> str:
+    """Drop and recreate the benchmark database; migrate it; return its URL."""
+    from sharefab.storage.db import upgrade_database
+
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{DB_NAME}"'))
+    finally:
+        admin.dispose()
+    url = make_url(admin_url).set(database=DB_NAME).render_as_string(hide_password=False)
+    upgrade_database(url)
+    return url
+
+
+def register(client: httpx.Client, name: str, roles: list[str]) -> dict[str, str]:
+    """A new organization's admin bearer header."""
+    email = f"admin@{name.lower().replace(' ', '-')}.example.com"
+    body = {"org_name": name, "roles": roles, "email": email, "password": PASSWORD}
+    client.post(f"{API}/auth/register", json=body).raise_for_status()
+    return login(client, email, PASSWORD)
+
+
+def add_mill(client: httpx.Client, headers: dict[str, str], i: int, start: datetime, hours: int):
+    """One public unit-capacity mill of a provider with one idle window."""
+    lat, lon = 31.2 + 0.01 * i, 120.6 + 0.01 * i
+    site = client.post(
+        f"{API}/sites", json={"name": f"plant {i}", "lat": lat, "lon": lon}, headers=headers
+    )
+    site.raise_for_status()
+    body = {
+        "site_id": site.json()["id"],
+        "name": f"mill {i}",
+        "capabilities": [{"code": MILL, "attributes": {}}],
+        "hourly_rate_minor": 30000 + 100 * i,
+        "currency": "CNY",
+        "capacity": 1,
+        "is_public": True,
+    }
+    resource = client.post(f"{API}/resources", json=body, headers=headers)
+    resource.raise_for_status()
+    window = {"start_at": start.isoformat(), "end_at": (start + timedelta(hours=hours)).isoformat()}
+    client.post(
+        f"{API}/resources/{resource.json()['id']}/windows", json=window, headers=headers
+    ).raise_for_status()
+
+
+def prepare(base: str, args: argparse.Namespace) -> list[tuple[dict[str, str], list[tuple]]]:
+    """Providers, machines, buyers, RFQs and quotes; per client (headers, [(quote, option)])."""
+    start = (datetime.now(UTC) + timedelta(days=1)).replace(hour=8, minute=0, second=0,
+                                                            microsecond=0)  # fmt: skip
+    due = (start + timedelta(days=10)).isoformat()
+    clients: list[tuple[dict[str, str], list[tuple]]] = []
+    with httpx.Client(base_url=base, timeout=120) as client:
+        for i in range(args.providers):
+            add_mill(client, register(client, f"Provider {i}", ["provider"]), i, start,
+                     args.window_hours)  # fmt: skip
+        for c in range(args.clients):
+            headers = register(client, f"Buyer {c}", ["buyer"])
+            plans = []
+            for k in range(args.per_client):
+                rfq = client.post(
+                    f"{API}/rfqs",
+                    json={
+                        "title": f"bench {c}-{k}",
+                        "due_at": due,
+                        "operations": [{"capability": MILL, "quantity": 4, "unit_minutes": 30}],
+                    },
+                    headers=headers,
+                )
+                rfq.raise_for_status()
+                offer = client.post(f"{API}/rfqs/{rfq.json()['id']}/quotes", headers=headers)
+                offer.raise_for_status()
+                options = offer.json()["options"]
+                if options:
+                    plans.append(
+                        (offer.json()["id"], options[0]["id"], len(options[0]["plan"]["lots"]))
+                    )
+            clients.append((headers, plans))
+    return clients
+
+
+def fire(
+    base: str, jobs: list[tuple[dict[str, str], list[Any]]], call: str
+) -> tuple[float, list[tuple[int, float, int]]]:
+    """All client threads released together; ``call`` is ``accept`` or ``health``; returns
+    (wall seconds, [(status, latency, lots booked if accepted)])."""
+    results: list[tuple[int, float, int]] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(jobs) + 1)
+
+    def run(headers: dict[str, str], plans: list[Any]) -> None:
+        mine = []
+        with httpx.Client(base_url=base, timeout=300) as client:
+            client.get(f"{API}/health")  # open the connection before the start
+            barrier.wait()
+            for plan in plans:
+                started = time.perf_counter()
+                lots = 0
+                if call == "accept":
+                    quote_id, option_id, lots = plan
+                    response = client.post(
+                        f"{API}/quotes/{quote_id}/accept",
+                        json={"option_id": option_id},
+                        headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+                    )
+                else:
+                    response = client.get(f"{API}/health")
+                mine.append((response.status_code, time.perf_counter() - started, lots))
+        with lock:
+            results.extend(mine)
+
+    threads = [threading.Thread(target=run, args=job) for job in jobs]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - started, results
+
+
+def check_database(url: str) -> dict[str, int]:
+    """Overlaps on unit-capacity resources, bookings, orders, orders missing bookings."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return {
+                "overlaps": conn.scalar(text(OVERLAPS_SQL)) or 0,
+                "bookings": conn.scalar(
+                    text("SELECT count(*) FROM bookings WHERE status <> 'cancelled'")
+                )
+                or 0,
+                "orders": conn.scalar(text("SELECT count(*) FROM orders")) or 0,
+                "partial": conn.scalar(
+                    text(
+                        "SELECT count(*) FROM orders o WHERE (SELECT count(*) FROM work_orders w "
+                        "JOIN bookings b ON b.id = w.booking_id WHERE w.order_id = o.id "
+                        "AND b.status <> 'cancelled') = 0"
+                    )
+                )
+                or 0,
+            }
+    finally:
+        engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark and print the results."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--per-client", type=int, default=8)
+    parser.add_argument("--providers", type=int, default=8)
+    parser.add_argument("--window-hours", type=int, default=24)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--pg-admin-url", default=PG_ADMIN_URL)
+    args = parser.parse_args(argv if argv is not None else [])
+    try:
+        url = fresh_database(args.pg_admin_url)
+    except Exception as exc:  # no PostgreSQL: say so and stop
+        print(f"accept concurrency: PostgreSQL unavailable ({exc.__class__.__name__}); skipped")
+        return
+    with running_server(url, workers=args.workers) as base:
+        started = time.perf_counter()
+        jobs = prepare(base, args)
+        setup_s = time.perf_counter() - started
+        wall, answers = fire(base, jobs, "accept")
+        health_jobs = [(h, [None] * max(len(p), 1) * 4) for h, p in jobs]
+        health_wall, health = fire(base, health_jobs, "health")
+    checks = check_database(url)
+    statuses = [s for s, _t, _n in answers]
+    wins = [t for s, t, _n in answers if s == 201]
+    losses = [t for s, t, _n in answers if s == 409]
+    other = len(statuses) - len(wins) - len(losses)
+    rate = len(answers) / wall
+    health_rate = len(health) / health_wall
+    print(
+        f"accept concurrency (PostgreSQL, {args.workers} uvicorn workers): {args.clients} "
+        f"clients x {args.per_client} accepts on {args.providers} unit-capacity mills "
+        f"({args.window_hours} h idle each), setup {setup_s:.0f} s"
+    )
+    print(f"  answers: {len(wins)} x 201, {len(losses)} x 409, {other} other (must be 0)")
+    print(
+        f"  accepts/s: {rate:8.1f} (wins/s {len(wins) / wall:6.1f}) | health/s "
+        f"{health_rate:8.1f} | ratio {rate / health_rate:5.2f} | goal {GOAL_PER_S:g}/s: "
+        f"{'met' if rate >= GOAL_PER_S else 'MISSED'}"
+    )
+    for name, values in (("201", wins), ("409", losses), ("health", [t for _s, t, _n in health])):
+        if values:
+            print(
+                f"  latency {name:<6} p50 {percentile(values, 0.5) * 1000:8.1f} ms  p95 "
+                f"{percentile(values, 0.95) * 1000:8.1f} ms  mean "
+                f"{statistics.fmean(values) * 1000:8.1f} ms"
+            )
+    expected_bookings = sum(n for s, _t, n in answers if s == 201)
+    ok = checks["overlaps"] == 0 and other == 0 and checks["partial"] == 0
+    ok = ok and checks["orders"] == len(wins) and checks["bookings"] == expected_bookings
+    print(
+        f"  database: {checks['overlaps']} overlapping bookings, {checks['orders']} orders, "
+        f"{checks['bookings']} bookings, {checks['partial']} orders without bookings -> "
+        f"{'OK' if ok else 'FAILED'} (expected {expected_bookings} bookings)"
+    )
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])

@@ -1,0 +1,104 @@
+"""Server side of the HTTP benchmarks: the real ShareFab app for ``uvicorn --factory``, and
+helpers to run it in a subprocess on a free port.
+
+``uvicorn benchmarks.bench_server:app --factory`` builds ``create_app(Settings())``, so the
+database comes from ``SHAREFAB_DATABASE_URL``; the webhook dispatcher is not started (the
+benchmarks measure request handling).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+
+API = "/api/v1"
+BENCH_SECRET = "benchmark-secret-key-0123456789abcdefghij"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def app() -> FastAPI:
+    """The API app on ``SHAREFAB_DATABASE_URL`` (uvicorn factory)."""
+    from sharefab.api.app import create_app
+    from sharefab.config import Settings
+
+    return create_app(Settings())
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_server(url: str, *, workers: int = 1, timeout_s: float = 120.0) -> Iterator[str]:
+    """Start uvicorn (``workers`` processes, no access log) on ``url``'s database; yield the
+    base URL; stop it afterwards."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "SHAREFAB_DATABASE_URL": url,
+        "SHAREFAB_SECRET_KEY": BENCH_SECRET,
+        "SHAREFAB_ENV": "test",
+    }
+    cmd = [
+        sys.executable, "-m", "uvicorn", "benchmarks.bench_server:app", "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"uvicorn exited with {proc.returncode}")
+            try:
+                if httpx.get(f"{base}{API}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not become healthy in time")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def login(client: httpx.Client, email: str, password: str) -> dict[str, str]:
+    """The bearer header of ``email``."""
+    response = client.post(
+        f"{API}/auth/token", data={"username": email, "password": password}, timeout=30
+    )
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of ``values`` (inclusive method)."""
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
+
+
+def summary_ms(values: Sequence[float]) -> str:
+    """``p50 / p95 / mean`` in milliseconds."""
+    p50, p95 = percentile(values, 0.50) * 1000, percentile(values, 0.95) * 1000
+    return f"{p50:8.1f} {p95:8.1f} {statistics.fmean(values) * 1000:8.1f}"
