@@ -17,6 +17,8 @@ MODULES: list[str] = [
     "benchmarks.domain_bench",
     "benchmarks.search_bench",
     "benchmarks.telemetry_ingest",
+    "benchmarks.quote_latency",
+    "benchmarks.accept_concurrency",
 ]
 
 
