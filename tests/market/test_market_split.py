@@ -107,3 +107,21 @@ def test_split_order_has_transport_legs_and_each_provider_sees_only_its_part(
     other_work = order.json()["work_orders"][1]["id"]
     progress = f"{API}/orders/{order_id}/operations/{other_work}/progress"
     assert_problem(client.post(progress, json={"to": "started"}, headers=mill_co.headers), 404)
+
+
+def test_without_split_every_option_is_one_provider(client: TestClient) -> None:
+    mill_only = register(client, "Mill Only", ["provider"])
+    coat_only = register(client, "Coat Only", ["provider"])
+    both = register(client, "Full Service", ["provider"])
+    machine(client, mill_only, MILL, SUZHOU, rate=10_000, name="cheap mill")
+    machine(client, coat_only, ANODIZE, SUZHOU, rate=5_000, name="cheap bath")
+    machine(client, both, MILL, WUXI, rate=50_000, name="mill")
+    machine(client, both, ANODIZE, WUXI, rate=30_000, name="bath")
+    buyer = register(client, "Buyer Co", ["buyer"])
+    ops = [operation(MILL, 10, 30), operation(ANODIZE, 10, 5)]
+    split = quote(client, buyer, post_rfq(client, buyer, ops).json()["id"])
+    cheapest = next(o for o in split["options"] if "cheapest" in o["labels"])
+    assert cheapest["provider_org_ids"] == sorted([mill_only.org_id, coat_only.org_id])
+    whole = quote(client, buyer, post_rfq(client, buyer, ops, allow_split=False).json()["id"])
+    assert whole["options"]
+    assert all(o["provider_org_ids"] == [both.org_id] for o in whole["options"])

@@ -26,7 +26,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, true, update
 from sqlalchemy.orm import Session, selectinload
 
 from sharefab.domain.ledger import escrow_account
@@ -160,7 +160,7 @@ def list_orders(
     session: Session, actor: User, *, limit: int = 50, offset: int = 0
 ) -> Page[dict[str, Any]]:
     """Orders the caller buys or works on (every order for platform operators), newest first."""
-    cond: Any = True
+    cond: Any = true()
     if not actor.is_platform_operator:
         mine = select(WorkOrder.order_id).where(WorkOrder.provider_org_id == actor.org_id)
         cond = or_(Order.buyer_org_id == actor.org_id, Order.id.in_(mine))
