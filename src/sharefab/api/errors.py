@@ -7,8 +7,9 @@ Every error body is ``application/problem+json``::
      "errors": [{"field": "capabilities[0].code", "message": "unknown capability ..."}]}
 
 ``field`` is a dotted path into the request (body fields without the ``body`` prefix, query and
-path parameters by name). Unexpected exceptions become a bare 500 problem: the traceback is
-logged, never sent.
+path parameters by name). Values the database itself refuses (numbers beyond a column's range,
+NUL characters on PostgreSQL) become a 422 against ``body``. Unexpected exceptions become a bare
+500 problem: the traceback is logged, never sent.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sharefab.services.errors import (
@@ -117,7 +118,13 @@ async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
 async def _on_http(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-    return problem_response(exc.status_code, detail, headers=getattr(exc, "headers", None))
+    errors: list[FieldError] = []
+    if exc.status_code == 400 and "parsing the body" in detail:  # FastAPI's unreadable body
+        detail = "the request body could not be read: send UTF-8 JSON (not nested too deeply)"
+        errors = [FieldError("body", detail)]
+    return problem_response(
+        exc.status_code, detail, errors=errors, headers=getattr(exc, "headers", None)
+    )
 
 
 async def _on_service(_: Request, exc: Exception) -> JSONResponse:
@@ -167,6 +174,41 @@ async def _on_integrity(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _out_of_range(_: Request, reason: str) -> JSONResponse:
+    message = f"a value in the request cannot be stored: {reason}"
+    return problem_response(
+        422,
+        message,
+        slug="validation-error",
+        title="Validation failed",
+        errors=[FieldError("body", message)],
+    )
+
+
+async def _on_data_error(request: Request, exc: Exception) -> JSONResponse:
+    # The database refused a value the request validation let through (a number beyond the
+    # column's range, a NUL character in text on PostgreSQL): the input is at fault, not the
+    # server. The transaction was rolled back, so nothing was written.
+    log.info("database refused a value: %s", exc)
+    orig = getattr(exc, "orig", None) or exc
+    if "NUL" in str(orig):
+        return _out_of_range(request, "text must not contain NUL (\\x00) characters")
+    return _out_of_range(request, "a number or date is out of range")
+
+
+async def _on_statement(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StatementError)
+    if isinstance(exc.orig, OverflowError | ValueError):  # raised while binding a parameter
+        log.info("parameter refused: %s", exc)
+        return _out_of_range(request, "a number or date is out of range")
+    return await _on_unexpected(request, exc)
+
+
+async def _on_overflow(request: Request, exc: Exception) -> JSONResponse:
+    log.info("overflow: %s", exc)
+    return _out_of_range(request, "a number or date is out of range")
+
+
 async def _on_operational(_: Request, exc: Exception) -> JSONResponse:
     log.exception("database error", exc_info=exc)
     return problem_response(503, "the database is unavailable; try again", slug="unavailable")
@@ -186,4 +228,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ValueError, _on_value_error)
     app.add_exception_handler(IntegrityError, _on_integrity)
     app.add_exception_handler(OperationalError, _on_operational)
+    app.add_exception_handler(DataError, _on_data_error)
+    app.add_exception_handler(StatementError, _on_statement)
+    app.add_exception_handler(OverflowError, _on_overflow)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -14,6 +14,8 @@ from sharefab.services.passwords import hash_password, verify_password
 
 ALGORITHM = "HS256"
 ISSUER = "sharefab"
+#: Ids in a token beyond what an id column holds cannot name a user.
+MAX_ID = 2**31 - 1
 
 __all__ = [
     "TokenClaims",
@@ -79,6 +81,8 @@ def decode_access_token(settings: Settings, token: str) -> TokenClaims:
         org_id = int(payload["org"])
     except (KeyError, TypeError, ValueError) as exc:
         raise _token_error("the access token is invalid") from exc
+    if not (0 < user_id <= MAX_ID and 0 < org_id <= MAX_ID):
+        raise _token_error("the access token is invalid")
     return TokenClaims(
         user_id=user_id, org_id=org_id, expires_at=datetime.fromtimestamp(payload["exp"], UTC)
     )

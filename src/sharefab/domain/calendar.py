@@ -64,7 +64,10 @@ def _as_utc(value: datetime, what: str) -> datetime:
         raise ValueError(f"{what} must be a datetime, got {value!r}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{what} {value.isoformat()} must be timezone-aware (e.g. UTC)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{what} {value.isoformat()} is out of range in UTC") from None
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -100,7 +100,10 @@ def add_window(
             f"the window ends before it starts: {end_at.isoformat()} is not after "
             f"{start_at.isoformat()}",
         )
-    interval = Interval(start_at, end_at)
+    try:
+        interval = Interval(start_at, end_at)
+    except ValueError as exc:
+        raise InvalidInput.single("start_at", str(exc)) from None
     with transaction(session):
         clash = _overlapping(session, resource.id, interval.start, interval.end)
         if clash:
@@ -225,9 +228,14 @@ def add_calendar_rule(
             "rule" if rule is not None else "valid_until",
             f"the rule ended on {parsed.valid_until.isoformat()}, before today ({today})",
         )
-    start = max(current, datetime.combine(first_day, time(0), tzinfo=zone).astimezone(UTC))
-    end = start + timedelta(days=horizon_days)
-    intervals = expand(parsed, start, end)
+    try:
+        start = max(current, datetime.combine(first_day, time(0), tzinfo=zone).astimezone(UTC))
+        end = start + timedelta(days=horizon_days)
+        intervals = expand(parsed, start, end)
+    except (OverflowError, ValueError):
+        raise InvalidInput.single(
+            "valid_from", f"{first_day.isoformat()} is too far in the future"
+        ) from None
     with transaction(session):
         stored = CalendarRule(
             resource_id=resource.id,

@@ -281,6 +281,12 @@ def _parse_row(row: Mapping[str, Any], line: int) -> tuple[_Parsed | None, list[
             err(name, str(exc))
             site_coords.append(None)
     lat, lon = site_coords
+    for name, limit in (("site", 200), ("site_address", 1000)):
+        text = row.get(name)
+        if isinstance(text, str) and len(text.strip()) > limit:
+            err(name, f"must be at most {limit} characters")
+        if isinstance(text, str) and "\x00" in text:
+            err(name, "must not contain NUL (\\x00) characters")
     if lat is not None and not -90 <= lat <= 90:
         err("site_lat", "must be between -90 and 90")
     if lon is not None and not -180 <= lon <= 180:

@@ -5,13 +5,16 @@ Rules checked here (so the CLI import and the API agree):
 * every capability code exists in the taxonomy (an unknown one is named as
   ``capabilities[i].code`` with close codes suggested), is listed once, and its attribute
   values fit the capability's typed schema (``capabilities[i].attributes.<name>``);
-* money is integer minor units >= 0, ``currency`` three letters, ``speed_factor`` > 0,
-  ``capacity`` >= 1, ``kind`` and ``category`` from the fixed lists;
+* money is integer minor units between 0 and 2**31 - 1, ``currency`` three letters,
+  ``speed_factor`` > 0, ``capacity`` >= 1, ``kind`` and ``category`` from the fixed lists;
+* ``lease_terms`` is ``null`` or ``{"model": "hourly" | "pay_per_use", ...}`` (pay-per-use
+  prices as whole minor units); name, description and JSON values have size limits;
 * the site is one of the caller's own sites.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
@@ -48,6 +51,17 @@ RESOURCE_FIELDS = (
     "description",
 )
 NULLABLE_FIELDS = frozenset({"lease_terms"})
+#: Largest integer an id or money column holds on every backend (PostgreSQL ``integer``).
+MAX_DB_INT = 2**31 - 1
+MAX_NAME = 200
+MAX_DESCRIPTION = 10_000
+MAX_SPEED_FACTOR = 100
+#: Serialized size limits of the free-form JSON columns.
+MAX_ATTRIBUTES_BYTES = 16_384
+MAX_LEASE_TERMS_BYTES = 4_096
+LEASE_MODELS = ("hourly", "pay_per_use")
+#: Prices a pay-per-use lease may name (integer minor units per metered unit).
+LEASE_PRICES = ("run_hour_minor", "cycle_minor", "kwh_minor")
 
 
 @lru_cache(maxsize=1)
@@ -60,6 +74,40 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _json_size(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False, default=str).encode())
+
+
+def check_lease_terms(lease: Any) -> list[FieldError]:
+    """Problems with ``lease_terms`` (``None`` = no terms): an object whose ``model`` is
+    ``hourly`` or ``pay_per_use``; a pay-per-use lease names at least one of
+    ``run_hour_minor``, ``cycle_minor``, ``kwh_minor`` as whole minor units >= 0."""
+    if lease is None:
+        return []
+    if not isinstance(lease, Mapping):
+        return [FieldError("lease_terms", "must be an object")]
+    if _json_size(lease) > MAX_LEASE_TERMS_BYTES:
+        return [FieldError("lease_terms", f"must be at most {MAX_LEASE_TERMS_BYTES} bytes")]
+    model = lease.get("model")
+    if model not in LEASE_MODELS:
+        message = f"unknown lease model {model!r}; use one of {', '.join(LEASE_MODELS)}"
+        return [FieldError("lease_terms.model", message)]
+    errors = []
+    for key in LEASE_PRICES:
+        price = lease.get(key)
+        if price is not None and (not _is_int(price) or not 0 <= price <= MAX_DB_INT):
+            errors.append(
+                FieldError(f"lease_terms.{key}", f"must be whole minor units >= 0, got {price!r}")
+            )
+    if model == "pay_per_use" and all(lease.get(k) is None for k in LEASE_PRICES):
+        errors.append(
+            FieldError(
+                "lease_terms", f"a pay_per_use lease names a price: {', '.join(LEASE_PRICES)}"
+            )
+        )
+    return errors
+
+
 def check_resource_values(values: Mapping[str, Any]) -> list[FieldError]:
     """Problems with the plain resource fields present in ``values`` (empty = valid)."""
     errors: list[FieldError] = []
@@ -68,6 +116,12 @@ def check_resource_values(values: Mapping[str, Any]) -> list[FieldError]:
             errors.append(FieldError(key, "must not be null"))
     if "name" in values and values["name"] is not None and not str(values["name"]).strip():
         errors.append(FieldError("name", "must not be empty"))
+    for key, limit in (("name", MAX_NAME), ("description", MAX_DESCRIPTION)):
+        text = values.get(key)
+        if isinstance(text, str) and len(text) > limit:
+            errors.append(FieldError(key, f"must be at most {limit} characters, got {len(text)}"))
+        if isinstance(text, str) and "\x00" in text:
+            errors.append(FieldError(key, "must not contain NUL (\\x00) characters"))
     if values.get("kind") is not None and values["kind"] not in RESOURCE_KINDS:
         errors.append(FieldError("kind", f"unknown kind {values['kind']!r}; use {RESOURCE_KINDS}"))
     category = values.get("category")
@@ -83,6 +137,8 @@ def check_resource_values(values: Mapping[str, Any]) -> list[FieldError]:
             errors.append(FieldError(key, "must be a whole number of minor currency units"))
         elif value < 0:
             errors.append(FieldError(key, f"must be >= 0, got {value}"))
+        elif value > MAX_DB_INT:
+            errors.append(FieldError(key, f"must be at most {MAX_DB_INT}, got {value}"))
     currency = values.get("currency")
     if currency is not None and (
         not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha()
@@ -90,15 +146,16 @@ def check_resource_values(values: Mapping[str, Any]) -> list[FieldError]:
         errors.append(FieldError("currency", f"must be a 3-letter ISO 4217 code, got {currency!r}"))
     speed = values.get("speed_factor")
     if speed is not None and (
-        not isinstance(speed, int | float) or isinstance(speed, bool) or not speed > 0
+        not isinstance(speed, int | float)
+        or isinstance(speed, bool)
+        or not 0 < speed <= MAX_SPEED_FACTOR
     ):
-        errors.append(FieldError("speed_factor", f"must be a number > 0, got {speed!r}"))
+        message = f"must be a number > 0 and <= {MAX_SPEED_FACTOR}, got {speed!r}"
+        errors.append(FieldError("speed_factor", message))
     capacity = values.get("capacity")
     if capacity is not None and (not _is_int(capacity) or capacity < 1):
         errors.append(FieldError("capacity", f"must be a whole number >= 1, got {capacity!r}"))
-    lease = values.get("lease_terms")
-    if lease is not None and not isinstance(lease, Mapping):
-        errors.append(FieldError("lease_terms", "must be an object"))
+    errors += check_lease_terms(values.get("lease_terms"))
     return errors
 
 
@@ -125,7 +182,12 @@ def check_capabilities(
         if code in seen:
             errors.append(FieldError(f"{where}.code", f"{code!r} is listed twice"))
         seen.add(code)
-        for issue in tax.validate_offer_attributes(code, offer.get("attributes") or {}):
+        attributes = offer.get("attributes") or {}
+        if _json_size(attributes) > MAX_ATTRIBUTES_BYTES:
+            message = f"must be at most {MAX_ATTRIBUTES_BYTES} bytes of JSON"
+            errors.append(FieldError(f"{where}.attributes", message))
+            continue
+        for issue in tax.validate_offer_attributes(code, attributes):
             field = f"{where}.attributes"
             if issue.field != "attributes":
                 field += f".{issue.field}"
@@ -139,7 +201,7 @@ def _raise_if(errors: list[FieldError]) -> None:
 
 
 def _check_site(session: Session, actor: User, site_id: Any) -> list[FieldError]:
-    site = session.get(Site, site_id) if _is_int(site_id) else None
+    site = session.get(Site, site_id) if _is_int(site_id) and 0 < site_id <= MAX_DB_INT else None
     if site is None or site.org_id != actor.org_id:
         return [FieldError("site_id", f"no site {site_id} in your organization")]
     return []

@@ -1,4 +1,5 @@
-"""Factory sites of the caller's organization."""
+"""Factory sites of the caller's organization. Site names are unique per organization
+(ignoring case and surrounding spaces): the catalogue import refers to sites by name."""
 
 from __future__ import annotations
 
@@ -30,6 +31,24 @@ def _check(values: dict[str, Any], session: Session) -> None:
         raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
 
 
+def _refuse_duplicate_name(
+    session: Session, org_id: int, name: Any, exclude_id: int | None = None
+) -> None:
+    # The catalogue import finds sites by name, so names are unique (ignoring case) per org.
+    if not isinstance(name, str):
+        return
+    query = select(Site.id, Site.name).where(Site.org_id == org_id)
+    if exclude_id is not None:
+        query = query.where(Site.id != exclude_id)
+    wanted = name.strip().casefold()
+    for other_id, other_name in session.execute(query):
+        if other_name.strip().casefold() == wanted:
+            raise Conflict(
+                f"your organization already has a site named {other_name!r} (site {other_id})",
+                [FieldError("name", f"already used by site {other_id}")],
+            )
+
+
 def list_sites(session: Session, actor: User, *, limit: int, offset: int) -> Page[Site]:
     """The caller's sites, oldest first (other tenants' sites are never listed)."""
     where = Site.org_id == actor.org_id
@@ -49,6 +68,7 @@ def create_site(session: Session, actor: User, **values: Any) -> Site:
     values = {k: v for k, v in values.items() if k in SITE_FIELDS}
     _check({"name": values.get("name", ""), **values}, session)
     with transaction(session):
+        _refuse_duplicate_name(session, actor.org_id, values.get("name"))
         site = Site(org_id=actor.org_id, **values)
         session.add(site)
         session.flush()
@@ -62,6 +82,8 @@ def update_site(session: Session, actor: User, site_id: int, **changes: Any) -> 
     changes = {k: v for k, v in changes.items() if k in SITE_FIELDS}
     _check(changes, session)
     with transaction(session):
+        if "name" in changes:
+            _refuse_duplicate_name(session, actor.org_id, changes["name"], exclude_id=site.id)
         for key, value in changes.items():
             setattr(site, key, value)
         session.flush()

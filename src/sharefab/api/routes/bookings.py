@@ -7,11 +7,10 @@ from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from sharefab.api.deps import CurrentUser, SessionDep
 from sharefab.api.schemas.bookings import BookingPublic, BookingsPublic
-from sharefab.api.schemas.common import PROBLEM_RESPONSES
+from sharefab.api.schemas.common import MAX_DB_INT, PROBLEM_RESPONSES, Instant, Offset
 from sharefab.services import bookings as service
 
 router = APIRouter(prefix="/bookings", tags=["bookings"], responses=PROBLEM_RESPONSES)
@@ -21,11 +20,11 @@ router = APIRouter(prefix="/bookings", tags=["bookings"], responses=PROBLEM_RESP
 def list_bookings(
     session: SessionDep,
     user: CurrentUser,
-    resource_id: int | None = None,
-    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    resource_id: Annotated[int | None, Query(ge=1, le=MAX_DB_INT)] = None,
+    start: Annotated[Instant | None, Query(alias="from")] = None,
+    end: Annotated[Instant | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> BookingsPublic:
     """Without ``resource_id``: bookings of all the caller's resources."""
     page = service.list_bookings(

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from sharefab.api.schemas.capabilities import CapabilitiesPublic, CapabilityPublic
-from sharefab.api.schemas.common import PROBLEM_RESPONSES
+from sharefab.api.schemas.common import PROBLEM_RESPONSES, Offset
 from sharefab.services import capabilities as service
 
 router = APIRouter(prefix="/capabilities", tags=["capabilities"], responses=PROBLEM_RESPONSES)
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/capabilities", tags=["capabilities"], responses=PROB
 def list_capabilities(
     q: Annotated[str, Query(max_length=200, description="English or Chinese name, or code")] = "",
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> CapabilitiesPublic:
     """Taxonomy nodes matching ``q`` (all nodes, in tree order, without ``q``)."""
     nodes, count, version = service.search(q, limit=limit, offset=offset)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from sharefab.api.deps import SessionDep
 from sharefab.api.schemas.clusters import ClusterPublic, ClustersPublic
-from sharefab.api.schemas.common import PROBLEM_RESPONSES
+from sharefab.api.schemas.common import PROBLEM_RESPONSES, Offset
 from sharefab.services import clusters as service
 
 router = APIRouter(prefix="/clusters", tags=["clusters"], responses=PROBLEM_RESPONSES)
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/clusters", tags=["clusters"], responses=PROBLEM_RESP
 def list_clusters(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ClustersPublic:
     """All clusters, by name."""
     page = service.list_clusters(session, limit=limit, offset=offset)

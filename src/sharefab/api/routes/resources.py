@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import AwareDatetime
 
 from sharefab.api.deps import CurrentUser, SessionDep
-from sharefab.api.schemas.common import PROBLEM_RESPONSES
+from sharefab.api.schemas.common import PROBLEM_RESPONSES, IdPath, Instant, Offset
 from sharefab.api.schemas.resources import (
     ResourceCreate,
     ResourcePublic,
@@ -61,16 +60,20 @@ def list_resources(
     ] = None,
     material: Annotated[list[str], Query(description="material that must be offered")] = [],  # noqa: B006
     certification: Annotated[list[str], Query(description="certification held")] = [],  # noqa: B006
-    tolerance_mm: Annotated[float | None, Query(gt=0, description="needed tolerance")] = None,
+    tolerance_mm: Annotated[
+        float | None, Query(gt=0, allow_inf_nan=False, description="needed tolerance")
+    ] = None,
     envelope_mm: Annotated[str | None, Query(description="part size x,y,z in mm")] = None,
-    max_part_mass_kg: Annotated[float | None, Query(gt=0, description="part mass")] = None,
-    available_from: AwareDatetime | None = None,
-    available_to: AwareDatetime | None = None,
+    max_part_mass_kg: Annotated[
+        float | None, Query(gt=0, allow_inf_nan=False, description="part mass")
+    ] = None,
+    available_from: Instant | None = None,
+    available_to: Instant | None = None,
     near: Annotated[str | None, Query(description="lat,lon")] = None,
-    radius_km: Annotated[float | None, Query(gt=0)] = None,
+    radius_km: Annotated[float | None, Query(gt=0, allow_inf_nan=False)] = None,
     mine: Annotated[bool, Query(description="only the caller's own resources")] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ResourcesPublic:
     """Search the caller's own and all public resources.
 
@@ -123,14 +126,14 @@ def create_resource(body: ResourceCreate, session: SessionDep, user: CurrentUser
 
 
 @router.get("/{resource_id}")
-def read_resource(resource_id: int, session: SessionDep, user: CurrentUser) -> ResourcePublic:
+def read_resource(resource_id: IdPath, session: SessionDep, user: CurrentUser) -> ResourcePublic:
     """A resource of the caller, or a public one (404 for others' private resources)."""
     return to_public(service.get_resource(session, user, resource_id))
 
 
 @router.patch("/{resource_id}")
 def update_resource(
-    resource_id: int, body: ResourceUpdate, session: SessionDep, user: CurrentUser
+    resource_id: IdPath, body: ResourceUpdate, session: SessionDep, user: CurrentUser
 ) -> ResourcePublic:
     """Change the caller's resource (403 for another tenant's public resource)."""
     changes = body.model_dump(exclude_unset=True)
@@ -142,7 +145,7 @@ def update_resource(
 
 
 @router.delete("/{resource_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_resource(resource_id: int, session: SessionDep, user: CurrentUser) -> Response:
+def delete_resource(resource_id: IdPath, session: SessionDep, user: CurrentUser) -> Response:
     """Delete the caller's resource (409 once it has bookings)."""
     service.delete_resource(session, user, resource_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

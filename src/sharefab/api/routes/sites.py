@@ -7,14 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from sharefab.api.deps import CurrentUser, SessionDep
-from sharefab.api.schemas.common import PROBLEM_RESPONSES
+from sharefab.api.schemas.common import PROBLEM_RESPONSES, IdPath, Offset
 from sharefab.api.schemas.sites import SiteCreate, SitePublic, SitesPublic, SiteUpdate
 from sharefab.services import sites as service
 
 router = APIRouter(prefix="/sites", tags=["sites"], responses=PROBLEM_RESPONSES)
 
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.get("")
@@ -33,14 +32,14 @@ def create_site(body: SiteCreate, session: SessionDep, user: CurrentUser) -> Sit
 
 
 @router.get("/{site_id}")
-def read_site(site_id: int, session: SessionDep, user: CurrentUser) -> SitePublic:
+def read_site(site_id: IdPath, session: SessionDep, user: CurrentUser) -> SitePublic:
     """One of the caller's sites."""
     return SitePublic.model_validate(service.get_site(session, user, site_id))
 
 
 @router.patch("/{site_id}")
 def update_site(
-    site_id: int, body: SiteUpdate, session: SessionDep, user: CurrentUser
+    site_id: IdPath, body: SiteUpdate, session: SessionDep, user: CurrentUser
 ) -> SitePublic:
     """Change a site."""
     changes = body.model_dump(exclude_unset=True)
@@ -48,7 +47,7 @@ def update_site(
 
 
 @router.delete("/{site_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_site(site_id: int, session: SessionDep, user: CurrentUser) -> Response:
+def delete_site(site_id: IdPath, session: SessionDep, user: CurrentUser) -> Response:
     """Delete a site that has no resources."""
     service.delete_site(session, user, site_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

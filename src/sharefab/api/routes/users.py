@@ -7,14 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from sharefab.api.deps import CurrentUser, SessionDep
-from sharefab.api.schemas.common import PROBLEM_RESPONSES
+from sharefab.api.schemas.common import PROBLEM_RESPONSES, IdPath, Offset
 from sharefab.api.schemas.users import UserCreate, UserPublic, UsersPublic, UserUpdate
 from sharefab.services import users as service
 
 router = APIRouter(prefix="/users", tags=["users"], responses=PROBLEM_RESPONSES)
 
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.get("/me")
@@ -42,14 +41,14 @@ def create_user(body: UserCreate, session: SessionDep, user: CurrentUser) -> Use
 
 
 @router.get("/{user_id}")
-def read_user(user_id: int, session: SessionDep, user: CurrentUser) -> UserPublic:
+def read_user(user_id: IdPath, session: SessionDep, user: CurrentUser) -> UserPublic:
     """A user of the caller's organization (404 for anyone else's)."""
     return UserPublic.model_validate(service.get_user(session, user, user_id))
 
 
 @router.patch("/{user_id}")
 def update_user(
-    user_id: int, body: UserUpdate, session: SessionDep, user: CurrentUser
+    user_id: IdPath, body: UserUpdate, session: SessionDep, user: CurrentUser
 ) -> UserPublic:
     """Change a user's role, active flag or password (admins only)."""
     changed = service.update_user(session, user, user_id, **body.model_dump(exclude_unset=True))

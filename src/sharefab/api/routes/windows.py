@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import AwareDatetime
 
 from sharefab.api.deps import CurrentUser, SessionDep
-from sharefab.api.schemas.common import PROBLEM_RESPONSES
+from sharefab.api.schemas.common import PROBLEM_RESPONSES, IdPath, Instant, Offset
 from sharefab.api.schemas.windows import (
     CalendarRuleCreate,
     CalendarRulePublic,
@@ -23,13 +22,13 @@ router = APIRouter(prefix="/resources", tags=["windows"], responses=PROBLEM_RESP
 
 @router.get("/{resource_id}/windows")
 def list_windows(
-    resource_id: int,
+    resource_id: IdPath,
     session: SessionDep,
     user: CurrentUser,
-    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    start: Annotated[Instant | None, Query(alias="from")] = None,
+    end: Annotated[Instant | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> WindowsPublic:
     """Windows of the caller's or a public resource, by start (overlapping ``[from, to)``)."""
     page = service.list_windows(
@@ -40,7 +39,7 @@ def list_windows(
 
 @router.post("/{resource_id}/windows", status_code=status.HTTP_201_CREATED)
 def create_window(
-    resource_id: int, body: WindowCreate, session: SessionDep, user: CurrentUser
+    resource_id: IdPath, body: WindowCreate, session: SessionDep, user: CurrentUser
 ) -> WindowPublic:
     """Publish one idle window (409 if it overlaps an existing one)."""
     window = service.add_window(session, user, resource_id, body.start_at, body.end_at)
@@ -49,7 +48,7 @@ def create_window(
 
 @router.delete("/{resource_id}/windows/{window_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_window(
-    resource_id: int, window_id: int, session: SessionDep, user: CurrentUser
+    resource_id: IdPath, window_id: IdPath, session: SessionDep, user: CurrentUser
 ) -> Response:
     """Withdraw a window."""
     service.delete_window(session, user, resource_id, window_id)
@@ -58,7 +57,7 @@ def delete_window(
 
 @router.post("/{resource_id}/calendar-rules", status_code=status.HTTP_201_CREATED)
 def create_calendar_rule(
-    resource_id: int, body: CalendarRuleCreate, session: SessionDep, user: CurrentUser
+    resource_id: IdPath, body: CalendarRuleCreate, session: SessionDep, user: CurrentUser
 ) -> CalendarRulePublic:
     """Store a recurring rule and publish its windows over the next ``horizon_days``."""
     outcome = service.add_calendar_rule(session, user, resource_id, **body.model_dump())

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, EmailStr, Field
 
-from sharefab.api.schemas.common import ORMModel
+from sharefab.api.schemas.common import ORMModel, Text
 from sharefab.api.schemas.users import UserPublic
 
 OrgRole = Literal["provider", "buyer", "operator"]
@@ -15,10 +15,10 @@ OrgRole = Literal["provider", "buyer", "operator"]
 class RegisterRequest(BaseModel):
     """A new organization and its first admin user."""
 
-    org_name: str = Field(min_length=1, max_length=200, examples=["Suzhou Precision Parts Co."])
+    org_name: Text = Field(min_length=1, max_length=200, examples=["Suzhou Precision Parts Co."])
     roles: list[OrgRole] = Field(min_length=1, examples=[["provider"]])
     email: EmailStr
-    password: str = Field(min_length=8, max_length=256)
+    password: Text = Field(min_length=8, max_length=256)
 
 
 class OrganizationPublic(ORMModel):

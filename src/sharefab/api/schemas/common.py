@@ -2,7 +2,61 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+from fastapi import Path, Query
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+#: Largest value of an ``Integer`` column (ids, money in minor units) on PostgreSQL (int4).
+MAX_DB_INT = 2**31 - 1
+#: Instants and dates the API accepts: far enough for any real calendar, and far from the
+#: limits of ``datetime`` (so converting to UTC or adding a horizon never overflows).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _instant_in_range(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise ValueError(
+            f"must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC), "
+            f"got {value.isoformat()}"
+        )
+    return value
+
+
+def _date_in_range(value: date) -> date:
+    if not EARLIEST.date() <= value < LATEST.date():
+        raise ValueError(
+            f"must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}, got {value.isoformat()}"
+        )
+    return value
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL (\\x00) characters")
+    return value
+
+
+#: A timezone-aware instant between 1970 and 2200 (naive times are refused).
+Instant = Annotated[AwareDatetime, AfterValidator(_instant_in_range)]
+#: A calendar date between 1970 and 2200.
+Day = Annotated[date, AfterValidator(_date_in_range)]
+#: Text that can be stored on every backend (PostgreSQL refuses NUL characters).
+Text = Annotated[str, AfterValidator(_no_nul)]
+#: The id of a stored row in a request body.
+RowId = Annotated[int, Field(ge=1, le=MAX_DB_INT)]
+#: Integer minor currency units a column can hold.
+Minor = Annotated[int, Field(ge=0, le=MAX_DB_INT)]
+#: Path parameters naming a stored row, e.g. ``resource_id: IdPath``.
+IdPath = Annotated[int, Path(ge=1, le=MAX_DB_INT)]
+#: Paging parameters of list endpoints.
+Offset = Annotated[int, Query(ge=0, le=MAX_DB_INT)]
 
 
 class ORMModel(BaseModel):

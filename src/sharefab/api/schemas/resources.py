@@ -7,12 +7,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from sharefab.api.schemas.common import ORMModel
+from sharefab.api.schemas.common import Minor, ORMModel, RowId, Text
 
 ResourceKind = Literal[
     "machine", "line", "tool", "instrument", "service_team", "lab", "vehicle", "storage"
 ]
 ResourceCategory = Literal["manufacturing", "innovation", "service"]
+MAX_DESCRIPTION = 10_000
 
 
 class CapabilityOffer(BaseModel):
@@ -33,37 +34,37 @@ class CapabilityOfferPublic(ORMModel):
 class ResourceCreate(BaseModel):
     """A new resource at one of the caller's sites. Money is integer minor units (fen for CNY)."""
 
-    site_id: int
-    name: str = Field(min_length=1, max_length=200)
+    site_id: RowId
+    name: Text = Field(min_length=1, max_length=200)
     kind: ResourceKind = "machine"
     category: ResourceCategory = "manufacturing"
     capabilities: list[CapabilityOffer] = Field(min_length=1)
-    hourly_rate_minor: int = Field(ge=0, description="price per hour in minor units")
-    setup_cost_minor: int = Field(default=0, ge=0)
+    hourly_rate_minor: Minor = Field(description="price per hour in minor units")
+    setup_cost_minor: Minor = 0
     currency: str = Field(default="CNY", pattern="^[A-Za-z]{3}$")
     speed_factor: float = Field(default=1.0, gt=0, le=100)
     capacity: int = Field(default=1, ge=1, le=10_000, description="identical parallel units")
     is_public: bool = True
     lease_terms: dict[str, Any] | None = None
-    description: str = ""
+    description: Text = Field(default="", max_length=MAX_DESCRIPTION)
 
 
 class ResourceUpdate(BaseModel):
     """Fields to change; omitted fields stay as they are. ``capabilities`` replaces the list."""
 
-    site_id: int | None = None
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    site_id: RowId | None = None
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
     kind: ResourceKind | None = None
     category: ResourceCategory | None = None
     capabilities: list[CapabilityOffer] | None = Field(default=None, min_length=1)
-    hourly_rate_minor: int | None = Field(default=None, ge=0)
-    setup_cost_minor: int | None = Field(default=None, ge=0)
+    hourly_rate_minor: Minor | None = None
+    setup_cost_minor: Minor | None = None
     currency: str | None = Field(default=None, pattern="^[A-Za-z]{3}$")
     speed_factor: float | None = Field(default=None, gt=0, le=100)
     capacity: int | None = Field(default=None, ge=1, le=10_000)
     is_public: bool | None = None
     lease_terms: dict[str, Any] | None = None
-    description: str | None = None
+    description: Text | None = Field(default=None, max_length=MAX_DESCRIPTION)
 
 
 class SiteLocation(ORMModel):

@@ -6,27 +6,27 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from sharefab.api.schemas.common import ORMModel
+from sharefab.api.schemas.common import ORMModel, RowId, Text
 
 
 class SiteCreate(BaseModel):
     """A new factory site of the caller's organization."""
 
-    name: str = Field(min_length=1, max_length=200)
-    address: str = ""
+    name: Text = Field(min_length=1, max_length=200)
+    address: Text = Field(default="", max_length=1000)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
-    cluster_id: int | None = None
+    cluster_id: RowId | None = None
 
 
 class SiteUpdate(BaseModel):
     """Fields to change; omitted fields stay as they are."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    address: str | None = None
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
+    address: Text | None = Field(default=None, max_length=1000)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
-    cluster_id: int | None = None
+    cluster_id: RowId | None = None
 
 
 class SitePublic(ORMModel):

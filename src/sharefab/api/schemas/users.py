@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, EmailStr, Field, field_validator
 
-from sharefab.api.schemas.common import ORMModel
+from sharefab.api.schemas.common import ORMModel, Text
 
 UserRole = Literal["admin", "planner", "operator", "viewer"]
 
@@ -16,7 +16,7 @@ class UserCreate(BaseModel):
     """A new user in the caller's organization."""
 
     email: EmailStr
-    password: str = Field(min_length=8, max_length=256)
+    password: Text = Field(min_length=8, max_length=256)
     role: UserRole = "viewer"
 
 
@@ -25,7 +25,14 @@ class UserUpdate(BaseModel):
 
     role: UserRole | None = None
     is_active: bool | None = None
-    password: str | None = Field(default=None, min_length=8, max_length=256)
+    password: Text | None = Field(default=None, min_length=8, max_length=256)
+
+    @field_validator("role", "is_active", "password")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("must not be null (leave the field out to keep it)")
+        return value
 
 
 class UserPublic(ORMModel):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from sharefab.api.schemas.common import ORMModel
+from sharefab.api.schemas.common import Day, Instant, ORMModel, Text
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
@@ -15,8 +15,8 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 class WindowCreate(BaseModel):
     """A published idle window ``[start_at, end_at)``; both need a time zone."""
 
-    start_at: AwareDatetime
-    end_at: AwareDatetime
+    start_at: Instant
+    end_at: Instant
 
     @field_validator("end_at")
     @classmethod
@@ -53,13 +53,15 @@ class CalendarRuleCreate(BaseModel):
     or before ``start_time`` wraps past midnight. Windows are generated for the next
     ``horizon_days`` days (from today or ``valid_from``, whichever is later)."""
 
-    rule: str | None = Field(default=None, examples=["Mon-Fri 18:00-06:00 until 2027-03-31"])
+    rule: Text | None = Field(
+        default=None, max_length=200, examples=["Mon-Fri 18:00-06:00 until 2027-03-31"]
+    )
     weekdays: list[Weekday] | None = None
     start_time: str | None = Field(default=None, pattern=r"^\d{2}:\d{2}$")
     end_time: str | None = Field(default=None, pattern=r"^\d{2}:\d{2}$")
-    timezone: str = Field(default="UTC", examples=["Asia/Shanghai"])
-    valid_from: date | None = None
-    valid_until: date | None = None
+    timezone: Text = Field(default="UTC", max_length=64, examples=["Asia/Shanghai"])
+    valid_from: Day | None = None
+    valid_until: Day | None = None
     horizon_days: int = Field(default=28, ge=1, le=366)
 
 
