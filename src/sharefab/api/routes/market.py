@@ -66,6 +66,7 @@ def read_rfq(rfq_id: int, session: SessionDep, user: CurrentUser) -> RfqPublic:
 @rfq_router.post(
     "/{rfq_id}/attachments",
     status_code=status.HTTP_201_CREATED,
+    response_model=AttachmentPublic,
     responses={413: {"description": "The file exceeds the attachment size limit"}},
 )
 def upload_attachment(
@@ -135,6 +136,7 @@ def read_quote(quote_id: int, session: SessionDep, user: CurrentUser) -> QuotePu
 @quote_router.post(
     "/{quote_id}/accept",
     status_code=status.HTTP_201_CREATED,
+    response_model=OrderPublic,
     responses={410: {"description": "The quote expired; request a fresh one"}},
 )
 def accept(
