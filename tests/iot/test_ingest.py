@@ -77,13 +77,14 @@ def test_alarms_and_timestamps_round_trip(
     engine: Engine, session_factory: sessionmaker[Session], make_resources: MakeResources
 ) -> None:
     (rid,) = make_resources(1)
-    msg = telemetry(rid, 7, ts=None, alarms=[{"code": "E-STOP", "severity": "critical"}])
-    (parsed,) = _parse(msg)
+    text = 'spindle \\ overload\tat 主轴 "A"\n'
+    alarms = [{"code": "E-STOP", "severity": "critical", "message": text}]
+    (parsed,) = _parse(telemetry(rid, 7, ts=None, alarms=alarms))
     TelemetryWriter(engine).write([parsed])
     with session_factory() as session:
         row = session.scalars(select(Telemetry)).one()
     assert row.ts == parsed.ts and row.ts.tzinfo is not None
-    assert row.alarms == [{"code": "E-STOP", "severity": "critical", "message": None}]
+    assert row.alarms == alarms
 
 
 def test_every_postgres_write_path_deduplicates(

@@ -9,10 +9,12 @@ One call of :meth:`TelemetryWriter.write` is one database transaction that
    ingesters) is stored exactly once, and counts how many were new,
 3. writes every rejected message to ``telemetry_dead_letter`` with its raw payload and reason.
 
-On PostgreSQL the rows go in with psycopg 3 ``COPY`` into a per-connection temporary staging
-table followed by one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` (``method="copy"``), or
-as one ``INSERT ... SELECT FROM unnest(arrays)`` statement (``method="unnest"``); both are
-measured in ``benchmarks/telemetry_ingest.py``. On SQLite a multi-row ``INSERT ... ON CONFLICT
+On PostgreSQL (``method="copy"``, the default) the rows go in with psycopg 3 ``COPY`` straight
+into ``telemetry`` inside a savepoint; when that hits a duplicate (a redelivery), the batch is
+rolled back to the savepoint and merged through a per-connection temporary staging table with
+one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``. The alternative ``method="unnest"`` is
+one ``INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING`` statement (measured
+slower: about 1/2 of the COPY path here). On SQLite a multi-row ``INSERT ... ON CONFLICT
 DO NOTHING`` runs inside one ``BEGIN IMMEDIATE`` transaction.
 """
 
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import psycopg
 from sqlalchemy import Connection, Engine, select, text
 
 from sharefab.iot.schema import Rejection, TelemetryMessage
@@ -251,15 +254,45 @@ class TelemetryWriter:
         return _rows_insert(conn, messages)
 
 
+def _copy_text(messages: Sequence[TelemetryMessage]) -> bytes:
+    """The rows in COPY text format (built directly: several times faster than per-value
+    adaptation; every value is validated, and the JSON's backslashes are escaped)."""
+    lines = []
+    for m in messages:
+        alarms = (
+            json.dumps([a.model_dump() for a in m.alarms]).replace("\\", "\\\\")
+            if m.alarms
+            else "\\N"
+        )
+        lines.append(
+            f"{m.resource_id}\t{m.message_id}\t{m.ts.isoformat()}\t{m.state.value}\t"
+            f"{m.cycle_count}\t{m.run_seconds!r}\t{m.spindle_seconds!r}\t{m.energy_wh!r}\t"
+            f"{alarms}\n"
+        )
+    return "".join(lines).encode()
+
+
 def _copy_merge(cur: Any, messages: Sequence[TelemetryMessage]) -> int:
+    """COPY straight into ``telemetry`` inside a savepoint (the common case: no duplicate);
+    if any row is a duplicate, roll back to the savepoint and merge through the staging
+    table with ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``."""
+    data = _copy_text(messages)
+    cur.execute("SAVEPOINT telemetry_copy")
+    try:
+        with cur.copy(f"COPY telemetry ({_COLS}) FROM STDIN") as copy:
+            copy.write(data)
+    except psycopg.errors.UniqueViolation:
+        cur.execute("ROLLBACK TO SAVEPOINT telemetry_copy")
+    else:
+        cur.execute("RELEASE SAVEPOINT telemetry_copy")
+        return len(messages)
     cur.execute(_STAGE_DDL)
     with cur.copy(f"COPY _telemetry_stage ({_COLS}) FROM STDIN") as copy:
-        for m in messages:
-            copy.write_row(_row(m))
+        copy.write(data)
     cur.execute(_STAGE_MERGE)
     inserted = int(cur.rowcount)
     # ON COMMIT DELETE ROWS empties the stage at commit; truncate now too in case the
-    # caller's transaction goes on (cheap on an unlogged temp table).
+    # caller's transaction goes on (cheap on a temp table).
     cur.execute("TRUNCATE _telemetry_stage")
     return inserted
 
