@@ -29,6 +29,7 @@ weeks past the due date (weekly buckets, 21 to 120 days).
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -129,45 +130,53 @@ class _Context:
 
 def _shortlist(ctx: _Context, capacity: dict[int, Any]) -> list[list[Candidate]]:
     """Per operation the few resources worth planning with (see the module doc, step 3);
-    also picks ``ctx.single_orgs``, the providers offered as single-provider plans."""
-    scored_ops: list[list[tuple[int, int, int, Candidate]]] = []
+    also picks ``ctx.single_orgs``, the providers offered as single-provider plans.
+
+    This loop runs once per candidate (thousands on a large catalogue), so it works on plain
+    values: the same duration and price as :func:`duration_minutes` and :func:`price_minor`.
+    """
+    Row = tuple[int, int, int, int, Candidate]  # (end, price, -credit, resource id, candidate)
+    scored_ops: list[list[Row]] = []
+    release, credit = ctx.release, ctx.credit
     for op, cands in zip(ctx.ops, ctx.cands, strict=True):
-        scored = []
+        setup, work, resumable = op.setup_minutes, op.quantity * op.unit_minutes, op.resumable
+        scored: list[Row] = []
         for c in cands:
-            d = duration_minutes(op, c)
-            s, e, _u = capacity[c.resource_id].index.earliest(0, ctx.release, d, op.resumable)
+            d = setup + math.ceil(work / c.speed_factor)
+            s, e, _u = capacity[c.resource_id].index.earliest(0, release, d, resumable)
             if s >= 0:
-                scored.append((e, price_minor(d, c), -ctx.credit[c.org_id], c))
-        scored.sort(key=lambda r: (r[0], r[1], r[3].resource_id))
+                price = c.setup_cost_minor + math.ceil(c.hourly_rate_minor * d / 60)
+                scored.append((e, price, -credit[c.org_id], c.resource_id, c))
         if not scored:
             ctx.diagnosis.append(
                 f"operation {op.position} {op.name!r}: no candidate has a free window long "
                 "enough before the horizon"
             )
         scored_ops.append(scored)
-    # Providers able to run every operation alone, most credit-worthy then fastest first.
-    best_end: dict[int, int] = {}
+    # Providers able to run every operation alone: most credit-worthy, then fastest, first.
+    slowest_op_end: dict[int, int] = {}
     common: set[int] | None = None
     for scored in scored_ops:
-        orgs = {row[3].org_id for row in scored}
-        common = orgs if common is None else common & orgs
+        first: dict[int, int] = {}
         for row in scored:
-            org = row[3].org_id
-            best_end[org] = max(best_end.get(org, 0), row[0])
-    ctx.single_orgs = sorted(common or (), key=lambda o: (-ctx.credit[o], best_end[o], o))[
+            org = row[4].org_id
+            if org not in first or row[0] < first[org]:
+                first[org] = row[0]
+        common = set(first) if common is None else common & set(first)
+        for org, end in first.items():
+            slowest_op_end[org] = max(slowest_op_end.get(org, 0), end)
+    ctx.single_orgs = sorted(common or (), key=lambda o: (-credit[o], slowest_op_end[o], o))[
         :SINGLE_PROVIDER_PLANS
     ]
     out = []
     for scored in scored_ops:
         picked: dict[int, Candidate] = {}
         for key in (0, 1, 2):
-            for row in sorted(scored, key=lambda r, k=key: (r[k], r[0], r[3].resource_id))[
-                :SHORTLIST
-            ]:
-                picked[row[3].resource_id] = row[3]
+            for row in heapq.nsmallest(SHORTLIST, scored, key=lambda r, k=key: (r[k], r[0], r[3])):
+                picked[row[3]] = row[4]
         for org in ctx.single_orgs:  # each single provider's two best resources
-            for row in [r for r in scored if r[3].org_id == org][:2]:
-                picked.setdefault(row[3].resource_id, row[3])
+            for row in heapq.nsmallest(2, (r for r in scored if r[4].org_id == org)):
+                picked.setdefault(row[3], row[4])
         out.append(sorted(picked.values(), key=lambda c: c.resource_id))
     return out
 
