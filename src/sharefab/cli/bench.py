@@ -203,8 +203,9 @@ def _fmt(value: float | int | None, digits: int = 0) -> str:
 def render_table(rows: list[BenchRow], time_limit: float, workers: int) -> Table:
     """The result table with a summary line (mean gaps, wins/ties/losses)."""
     table = Table(title=f"FJSP: ShareFab vs plain CP-SAT, {time_limit:g} s, {workers} workers")
-    for name in ("instance", "ShareFab", "baseline", "best known", "gap %", "baseline gap %", "s"):
-        table.add_column(name, justify="left" if name == "instance" else "right")
+    table.add_column("instance", no_wrap=True)
+    for name in ("ShareFab", "baseline", "best known", "gap %", "baseline gap %", "s"):
+        table.add_column(name, justify="right")
     for row in rows:
         if row.error:
             table.add_row(row.instance, "[red]error[/red]", "", "", "", "", "")
