@@ -24,6 +24,8 @@ import threading
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -251,22 +253,26 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
-def prior_score(roles: Iterable[str]) -> int:
-    """The score of an organization with these roles and no evidence yet."""
+@lru_cache(maxsize=64)
+def _prior(roles: frozenset[str]) -> int:
     return compute_credit(CreditEvidence(), scoring_roles(roles), utc_now()).score
 
 
-def credit_scores(session: Session, orgs: dict[int, list[str]]) -> dict[int, int]:
+def prior_score(roles: Iterable[str]) -> int:
+    """The score of an organization with these roles and no evidence yet."""
+    return _prior(frozenset(roles))
+
+
+def credit_scores(session: Session, orgs: dict[int, Iterable[str]]) -> dict[int, int]:
     """Scores 0-1000 of the organizations ``{org_id: roles}`` (prior for those without history)."""
     known = _CACHE.scores(session)
-    priors: dict[tuple[str, ...], int] = {}
+    priors: dict[Any, int] = {}
     out = {}
     for org, roles in orgs.items():
-        if org in known:
-            out[org] = known[org]
-        else:
-            key = tuple(sorted(roles))
-            if key not in priors:
-                priors[key] = prior_score(roles)
-            out[org] = priors[key]
+        score = known.get(org)
+        if score is None:
+            score = priors.get(roles)
+            if score is None:
+                score = priors[roles] = prior_score(roles)
+        out[org] = score
     return out

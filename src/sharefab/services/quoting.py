@@ -384,7 +384,7 @@ def _compute(session: Session, rfq: Rfq, now: datetime) -> Quote:
                 exclude_org=rfq.buyer_org_id,
             )
         )
-    orgs = {c.org_id: list(c.org_roles) for cands in ctx.cands for c in cands}
+    orgs = {c.org_id: c.org_roles for cands in ctx.cands for c in cands}
     ctx.credit = credit_scores(session, orgs)
     if rfq.min_provider_credit is not None:
         ctx.cands = [
