@@ -14,11 +14,10 @@ Steps (:func:`compute_quote`, one transaction, nothing booked):
    1000), and single-provider plans (``single:<org>``) for the best providers able to do every
    operation. Without ``allow_split`` only single-provider plans are made; without
    ``allow_lots`` an operation is never split into lots.
-5. **Transport** between sites (haversine distance): :data:`TRANSPORT_SPEED_KMH` km/h plus
-   :data:`TRANSPORT_HANDLING_MIN` minutes of handling per leg; :data:`TRANSPORT_BASE_MINOR`
-   plus :data:`TRANSPORT_PER_KM_MINOR` per km (minor units of the RFQ's currency: 200 CNY +
-   5 CNY/km). Legs run between consecutive operations on different sites and from the last
-   operations to the delivery point when the RFQ has one.
+5. **Transport** between sites from the haversine distance (:mod:`sharefab.services.transport`:
+   50 km/h plus 60 minutes of handling per leg; 200 CNY plus 5 CNY per km). Legs run between
+   consecutive operations on different sites and from the last operations to the delivery
+   point when the RFQ has one.
 6. **Ranking** with :func:`sharefab.domain.quotes.rank_quote_options` (budget ceiling, minimum
    credit, labels ``cheapest`` / ``fastest`` / ``most_reliable`` / ``best_overall`` and "why it
    ranks here"). Options are valid for :data:`VALIDITY` (15 minutes) and never block capacity.
@@ -34,12 +33,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from sharefab.domain.geo import haversine_km
 from sharefab.domain.money import Money
 from sharefab.domain.quotes import QuoteCandidate, QuoteValidity, rank_quote_options
 from sharefab.scheduling.index import FreeIndex
@@ -56,47 +53,17 @@ from sharefab.services.capacity import (
 from sharefab.services.common import transaction
 from sharefab.services.credit import credit_scores
 from sharefab.services.rfqs import own_rfq
+from sharefab.services.transport import transport_leg
 from sharefab.storage.market_models import Quote, QuoteOption, Rfq, RfqOperation
 from sharefab.storage.models import User
 from sharefab.storage.types import utc_now
 
-TRANSPORT_SPEED_KMH = 50.0
-TRANSPORT_HANDLING_MIN = 60
-TRANSPORT_BASE_MINOR = 20_000
-TRANSPORT_PER_KM_MINOR = 500
 LEAD_TIME = timedelta(hours=2)
 VALIDITY = QuoteValidity(ttl=timedelta(minutes=15), start_margin=timedelta(hours=1))
 SHORTLIST = 6
 RELIABILITY_MINUTES_PER_POINT = 6.0
 MAX_LOTS = 3
 SINGLE_PROVIDER_PLANS = 2
-
-
-@dataclass(frozen=True, slots=True)
-class Leg:
-    """Transport between two sites (or to the delivery point)."""
-
-    km: float
-    minutes: int
-    cost_minor: int
-
-
-@lru_cache(maxsize=65_536)
-def _leg(a: tuple[float, float], b: tuple[float, float]) -> Leg:
-    km = haversine_km(a[0], a[1], b[0], b[1])
-    minutes = TRANSPORT_HANDLING_MIN + math.ceil(60 * km / TRANSPORT_SPEED_KMH)
-    return Leg(round(km, 1), minutes, TRANSPORT_BASE_MINOR + round(TRANSPORT_PER_KM_MINOR * km))
-
-
-def transport_leg(a: Candidate | None, b: Candidate | None, delivery: Any = None) -> Leg:
-    """The leg between two candidates' sites (zero on the same site or without coordinates)."""
-    pa = (a.lat, a.lon) if a is not None else None
-    pb = delivery if b is None else (b.lat, b.lon)
-    if a is not None and b is not None and a.site_id == b.site_id:
-        return Leg(0.0, 0, 0)
-    if pa is None or pb is None or None in pa or None in pb:
-        return Leg(0.0, 0, 0)
-    return _leg(pa, pb)
 
 
 def duration_minutes(op: RfqOperation, c: Candidate) -> int:
