@@ -61,9 +61,10 @@ def place(
     best_lots: list[PlacedLot] = []
     best_cost = 0
     cands: list[tuple[int, int, int, int, int, int]] = []  # (end, start, unit, mode_idx, t0, tc)
+    # ready time and transport cost per mode, and a lower bound on its score (end >= t0 + d)
+    order: list[tuple[float, int, int, int]] = []
     for k, mode in enumerate(op.modes):
-        r = mode.resource
-        ms = site[r]
+        ms = site[mode.resource]
         t0 = release
         trans = 0
         for ps, pe in pred_lots:
@@ -74,6 +75,17 @@ def place(
                 lag = pe
             if lag > t0:
                 t0 = lag
+        bound = wt * (t0 + mode.duration) + wc * (mode.cost + trans)
+        if pen is not None:
+            bound += pen[mode.resource]
+        order.append((bound, k, t0, trans))
+    if not splittable:
+        order.sort()
+    for bound, k, t0, trans in order:
+        if best is not None and not splittable and bound > best[0]:
+            break  # sorted by bound: no remaining mode can score better
+        mode = op.modes[k]
+        r = mode.resource
         s, e, u = index.earliest(r, t0, mode.duration, resumable)
         if s < 0:
             continue
