@@ -85,3 +85,45 @@ def test_concurrent_accepts_for_one_slot_book_it_once(
         assert s.scalar(select(func.count()).select_from(Order)) == 1
         active = s.scalars(select(Booking).where(Booking.status != "cancelled")).all()
         assert len(active) == 1
+
+
+def test_concurrent_retries_with_one_idempotency_key_make_one_order(
+    session_factory: sessionmaker[Session],
+) -> None:
+    now = datetime.now(UTC)
+    start = datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=3)
+    with session_factory() as s, s.begin():
+        provider = s.get(User, _user(s, "mills", ["provider"]))
+        assert provider is not None
+        site = Site(org_id=provider.org_id, name="plant", lat=31.3, lon=120.6)
+        s.add(site)
+        s.flush()
+        mill = Resource(org_id=provider.org_id, site_id=site.id, name="mill", capacity=1)
+        s.add(mill)
+        s.flush()
+        s.add(ResourceCapability(resource_id=mill.id, code=f"{MILL}.5axis", attributes={}))
+        s.add(
+            CalendarWindow(resource_id=mill.id, start_at=start, end_at=start + timedelta(hours=4))
+        )
+        uid = _user(s, "buyer", ["buyer"])
+    with session_factory() as s:
+        user = s.get(User, uid)
+        assert user is not None
+        rfq = create_rfq(
+            s, user, RfqInput([OperationInput(MILL, 6, 30)], start + timedelta(days=5))
+        )
+        quote = compute_quote(s, user, rfq.id)
+        quote_id, option_id = quote.id, quote.options[0].id
+
+    def attempt(_: int) -> tuple[int, int]:
+        with session_factory() as s:
+            user = s.get(User, uid)
+            assert user is not None
+            code, body = accept_quote(s, user, quote_id, option_id, idempotency_key="retry-1")
+            return code, body["id"]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = set(pool.map(attempt, range(4)))
+    assert len(outcomes) == 1 and next(iter(outcomes))[0] == 201
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(Order)) == 1

@@ -139,6 +139,9 @@ def accept_quote(
         raise InvalidInput.single("option_id", f"{option_id} is not an option of quote {quote_id}")
     taken = session.scalar(select(Order.id).where(Order.option_id == option.id))
     if taken is not None:
+        row = _stored(session, actor.org_id, idempotency_key) if idempotency_key else None
+        if row is not None:  # a concurrent retry with this key won meanwhile
+            return _replay(row, digest)
         raise Conflict(f"option {option_id} was already accepted as order {taken}")
     if now >= quote.valid_until:
         raise QuoteExpired(
@@ -151,6 +154,10 @@ def accept_quote(
     try:
         status, body = _book(session, actor, quote_id, option_id, idempotency_key, digest, now)
     except _Taken as taken_exc:
+        if idempotency_key is not None:  # a concurrent retry with this key may have won
+            row = _stored(session, actor.org_id, idempotency_key)
+            if row is not None:
+                return _replay(row, digest)
         CACHE.invalidate(c["resource_id"] for c in taken_exc.conflicts)
         fresh = fresh_quote(session, rfq_id, now)
         raise SlotTaken(
