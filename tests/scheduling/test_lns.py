@@ -12,7 +12,7 @@ from sched_instances import Instance
 from sharefab.scheduling.cpsat import evaluate, objective_value
 from sharefab.scheduling.fjsp import read_fjsp
 from sharefab.scheduling.lns import lns
-from sharefab.scheduling.model import Lot, Objective, ProblemData, Solution
+from sharefab.scheduling.model import Lot, Objective, ProblemData, Solution, SolveStatus
 from sharefab.scheduling.portfolio import run_portfolio
 from sharefab.scheduling.validator import validate
 from sharefab.scheduling.warmstart import list_schedule
@@ -64,8 +64,8 @@ def test_lns_never_worsens_the_start(any_instance: Instance, objective: Objectiv
 def test_lns_stops_at_the_lower_bound(tiny_fjsp: Instance) -> None:
     result = lns(tiny_fjsp.data, tiny_fjsp.solution, time_limit=5, lower_bound=7)
     assert result.objective == 7
-    assert result.stats["iterations"] == 0
-    assert result.runtime < 5
+    assert result.stats["iterations"] == 0  # stopped before any sub-problem
+    assert result.status == SolveStatus.OPTIMAL
 
 
 def test_list_schedule_builds_valid_plans_and_declines_calendars(

@@ -25,6 +25,7 @@ from dataclasses import replace
 
 from sharefab.scheduling.cpsat import CpSatModel, evaluate, objective_key, objective_value
 from sharefab.scheduling.cpsat.model import FLEXIBLE
+from sharefab.scheduling.cpsat.variables import estimated_size, usable_modes
 from sharefab.scheduling.lns import lns
 from sharefab.scheduling.model import Diagnosis, ProblemData, Result, Solution, SolveStatus
 from sharefab.scheduling.portfolio import run_portfolio
@@ -33,6 +34,14 @@ from sharefab.scheduling.warmstart import list_schedule
 Progress = Callable[[str, float], None]
 METHODS = ("auto", "heuristic", "cpsat", "lns")
 
+#: Constraints the CP-SAT model builder creates per second (measured: 30,000-50,000 on the
+#: loaded development machine; see :func:`~sharefab.scheduling.cpsat.variables.estimated_size`).
+BUILD_RATE = 25_000
+#: Skip CP-SAT and LNS (keep the warm start) when building the model would take more than this
+#: share of the time limit.
+MAX_BUILD_SHARE = 0.25
+#: LNS builds a fresh restricted model per round up to this size, else clones the full one.
+REBUILD_SIZE = 5_000
 #: Whether "auto" runs CP-SAT and LNS side by side (:mod:`sharefab.scheduling.portfolio`,
 #: with a warm start, two or more workers and a weighted objective) instead of one after the
 #: other. Off: on the FJSP families, measured side by side on a loaded 2-core machine, CP-SAT
@@ -122,9 +131,10 @@ def _optimise(
             stats["warm_start"] = value
             if progress is not None:
                 progress("heuristic", value)
-    model = CpSatModel(data)
-    if model.trivially_infeasible:
+    if any(not usable_modes(data, op) for op in data.operations):
         return Result(SolveStatus.INFEASIBLE, None, None, 0.0, None, solver=method)
+    size = estimated_size(data)
+    stats["model_size"] = float(size)
     static_bound = _static_lower_bound(data)
     if start is not None and static_bound is not None:
         value = objective_value(data, evaluate(data, start))
@@ -132,6 +142,15 @@ def _optimise(
             return Result(
                 SolveStatus.OPTIMAL, value, value, 0.0, start, solver="heuristic", stats=stats
             )
+    if size / BUILD_RATE > MAX_BUILD_SHARE * time_limit:
+        # Building the full model alone would eat the time limit: keep the warm start.
+        stats["model_too_large"] = 1.0
+        if start is None:
+            return Result(SolveStatus.UNKNOWN, None, static_bound, 0.0, None, method, stats=stats)
+        value = objective_value(data, evaluate(data, start))
+        status = SolveStatus.OPTIMAL if value == static_bound else SolveStatus.FEASIBLE
+        return Result(status, value, static_bound, 0.0, start, solver="heuristic", stats=stats)
+    model = CpSatModel(data)
     if method == "cpsat":
         result = model.solve(
             time_limit=left(), seed=seed, workers=workers, hint=start, progress=progress
@@ -154,7 +173,7 @@ def _optimise(
     lower: float | None = None
     best = start
     if share > 0:
-        first = CpSatModel(data).solve(
+        first = model.solve(
             time_limit=left() * share, seed=seed, workers=workers, hint=start, progress=progress
         )
         if first.status in (SolveStatus.OPTIMAL, SolveStatus.INFEASIBLE):
@@ -174,6 +193,7 @@ def _optimise(
         lower_bound=lower,
         model=model,
         progress=progress,
+        rebuild=size <= REBUILD_SIZE,
     )
     stats.update(result.stats)
     return Result(

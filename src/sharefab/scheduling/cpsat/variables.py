@@ -134,3 +134,32 @@ class Variables:
         else:
             interval = m.new_optional_interval_var(lot.start, work, lot.end, present, f"iv{tag}")
         return ModeVar(k, mode.resource, res.site, present, work, interval, on_calendar)
+
+
+def estimated_size(data: ProblemData) -> int:
+    """A cheap estimate of how many constraints :class:`CpSatModel` would create.
+
+    Used to skip the full model when building it alone would not fit the time limit (calendar
+    windows of resumable operations and site-dependent transport lags dominate).
+    """
+    size = 0
+    for op in data.operations:
+        lots = n_lots(op, len(op.modes))
+        for mode in op.modes:
+            windows = data.resources[mode.resource].windows or ()
+            if not windows:
+                per_mode = 3
+            elif op.resumable:
+                per_mode = 3 + 10 * len(windows)
+            elif op.splittable:
+                per_mode = 3 + 3 * len(windows)
+            else:
+                per_mode = 4
+            size += lots * per_mode
+    if any(v > 0 for row in data.transport_time for v in row):
+        sites = [len({data.resources[m.resource].site for m in op.modes}) for op in data.operations]
+    else:
+        sites = [1] * len(data.operations)
+    for a, b in data.precedences:
+        size += 1 + sites[a] * sites[b]
+    return size
