@@ -38,6 +38,8 @@ DB_NAME = "sharefab_bench_accept"
 PASSWORD = "benchmark password"
 MILL = "separating.machining.milling.5axis"
 GOAL_PER_S = 200.0
+#: Status recorded when a loop client's fresh quote had no option left to accept.
+NO_OPTION = -1
 
 OVERLAPS_SQL = """
 SELECT count(*) FROM bookings a JOIN bookings b
@@ -96,12 +98,16 @@ def add_mill(client: httpx.Client, headers: dict[str, str], i: int, start: datet
     ).raise_for_status()
 
 
-def prepare(base: str, args: argparse.Namespace) -> list[tuple[dict[str, str], list[tuple]]]:
-    """Providers, machines, buyers, RFQs and quotes; per client (headers, [(quote, option)])."""
+def prepare(
+    base: str, args: argparse.Namespace
+) -> tuple[list[tuple[dict[str, str], list[tuple]]], list[tuple[dict[str, str], list[int]]]]:
+    """Providers, machines, buyers, RFQs and quotes. Per client: (headers, [(quote, option,
+    lots)]) for the race, and (headers, [rfq ids]) for the quote-then-accept loop."""
     start = (datetime.now(UTC) + timedelta(days=1)).replace(hour=8, minute=0, second=0,
                                                             microsecond=0)  # fmt: skip
     due = (start + timedelta(days=10)).isoformat()
     clients: list[tuple[dict[str, str], list[tuple]]] = []
+    loops: list[tuple[dict[str, str], list[int]]] = []
     with httpx.Client(base_url=base, timeout=120) as client:
         for i in range(args.providers):
             add_mill(client, register(client, f"Provider {i}", ["provider"]), i, start,
@@ -109,7 +115,8 @@ def prepare(base: str, args: argparse.Namespace) -> list[tuple[dict[str, str], l
         for c in range(args.clients):
             headers = register(client, f"Buyer {c}", ["buyer"])
             plans = []
-            for k in range(args.per_client):
+            loop_rfqs = []
+            for k in range(args.per_client + args.loop_per_client):
                 rfq = client.post(
                     f"{API}/rfqs",
                     json={
@@ -120,6 +127,9 @@ def prepare(base: str, args: argparse.Namespace) -> list[tuple[dict[str, str], l
                     headers=headers,
                 )
                 rfq.raise_for_status()
+                if k >= args.per_client:
+                    loop_rfqs.append(rfq.json()["id"])
+                    continue
                 offer = client.post(f"{API}/rfqs/{rfq.json()['id']}/quotes", headers=headers)
                 offer.raise_for_status()
                 options = offer.json()["options"]
@@ -128,14 +138,16 @@ def prepare(base: str, args: argparse.Namespace) -> list[tuple[dict[str, str], l
                         (offer.json()["id"], options[0]["id"], len(options[0]["plan"]["lots"]))
                     )
             clients.append((headers, plans))
-    return clients
+            loops.append((headers, loop_rfqs))
+    return clients, loops
 
 
 def fire(
     base: str, jobs: list[tuple[dict[str, str], list[Any]]], call: str
 ) -> tuple[float, list[tuple[int, float, int]]]:
-    """All client threads released together; ``call`` is ``accept`` or ``health``; returns
-    (wall seconds, [(status, latency, lots booked if accepted)])."""
+    """All client threads released together; ``call`` is ``accept`` (prepared quotes),
+    ``loop`` (quote then accept each RFQ id) or ``health``; returns (wall seconds,
+    [(status, latency of the accept or health call, lots booked if accepted)])."""
     results: list[tuple[int, float, int]] = []
     lock = threading.Lock()
     barrier = threading.Barrier(len(jobs) + 1)
@@ -146,9 +158,18 @@ def fire(
             client.get(f"{API}/health")  # open the connection before the start
             barrier.wait()
             for plan in plans:
+                if call == "loop":  # a fresh quote first (sees every booking made so far)
+                    offer = client.post(f"{API}/rfqs/{plan}/quotes", headers=headers)
+                    options = offer.json().get("options") if offer.status_code == 201 else None
+                    if not options:  # capacity exhausted (or the quote failed): no accept
+                        mine.append((NO_OPTION if offer.status_code == 201 else offer.status_code,
+                                     0.0, 0))  # fmt: skip
+                        continue
+                    option = options[0]
+                    plan = (offer.json()["id"], option["id"], len(option["plan"]["lots"]))
                 started = time.perf_counter()
                 lots = 0
-                if call == "accept":
+                if call in ("accept", "loop"):
                     quote_id, option_id, lots = plan
                     response = client.post(
                         f"{API}/quotes/{quote_id}/accept",
@@ -201,6 +222,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--per-client", type=int, default=8)
+    parser.add_argument("--loop-per-client", type=int, default=4)
     parser.add_argument("--providers", type=int, default=8)
     parser.add_argument("--window-hours", type=int, default=24)
     parser.add_argument("--workers", type=int, default=4)
@@ -213,9 +235,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     with running_server(url, workers=args.workers) as base:
         started = time.perf_counter()
-        jobs = prepare(base, args)
+        jobs, loops = prepare(base, args)
         setup_s = time.perf_counter() - started
         wall, answers = fire(base, jobs, "accept")
+        loop_wall, loop_answers = fire(base, loops, "loop") if args.loop_per_client else (1, [])
         health_jobs = [(h, [None] * max(len(p), 1) * 4) for h, p in jobs]
         health_wall, health = fire(base, health_jobs, "health")
     checks = check_database(url)
@@ -243,9 +266,23 @@ def main(argv: list[str] | None = None) -> None:
                 f"{percentile(values, 0.95) * 1000:8.1f} ms  mean "
                 f"{statistics.fmean(values) * 1000:8.1f} ms"
             )
-    expected_bookings = sum(n for s, _t, n in answers if s == 201)
-    ok = checks["overlaps"] == 0 and other == 0 and checks["partial"] == 0
-    ok = ok and checks["orders"] == len(wins) and checks["bookings"] == expected_bookings
+    loop_accepts = [(s, t, n) for s, t, n in loop_answers if s != NO_OPTION]
+    loop_wins = [t for s, t, _n in loop_accepts if s == 201]
+    loop_other = sum(1 for s, _t, _n in loop_accepts if s not in (201, 409))
+    if loop_answers:
+        print(
+            f"  quote-then-accept loop ({args.loop_per_client} per client): "
+            f"{len(loop_wins)} x 201, {len(loop_accepts) - len(loop_wins) - loop_other} x 409, "
+            f"{loop_other} other, {len(loop_answers) - len(loop_accepts)} without options; "
+            f"{len(loop_accepts) / loop_wall:.1f} accepts/s including quoting; accept call p50 "
+            f"{percentile([t for _s, t, _n in loop_accepts], 0.5) * 1000:.1f} ms"
+            if loop_accepts
+            else "  quote-then-accept loop: no accepts"
+        )
+    expected_bookings = sum(n for s, _t, n in [*answers, *loop_accepts] if s == 201)
+    ok = checks["overlaps"] == 0 and other == 0 and loop_other == 0 and checks["partial"] == 0
+    ok = ok and checks["orders"] == len(wins) + len(loop_wins)
+    ok = ok and checks["bookings"] == expected_bookings
     print(
         f"  database: {checks['overlaps']} overlapping bookings, {checks['orders']} orders, "
         f"{checks['bookings']} bookings, {checks['partial']} orders without bookings -> "

@@ -399,7 +399,12 @@ def optimize_cluster(
 
     scope_before = {lot.resource for op in plan.movable for lot in plan.hint.lots[op.index]}
     notify("solving", f"{len(plan.movable)} movable operations, {time_limit_s:g} s")
-    solution, message = _solve(plan, time_limit_s, progress)
+    try:
+        solution, message = _solve(plan, time_limit_s, progress)
+    except Exception as exc:  # recorded as the run's status, then raised to the caller
+        result.status, result.message = "failed", f"{exc.__class__.__name__}: {exc}"
+        _finish(session_factory, run_id, result)
+        raise
     result.message = message
     if solution is None:
         result.before = compute_kpis(plan, plan.hint, scope_before)
