@@ -47,6 +47,8 @@ ROUTES: dict[tuple[str, str], Obj | Scoped] = {
     ),
     ("POST", f"{API}/orders/{{order_id}}/inspections"): Obj(body={}),
     ("POST", f"{API}/orders/{{order_id}}/rating"): Obj(body={"stars": 5}),
+    ("GET", f"{API}/orders/{{order_id}}/inspections"): Obj(),
+    ("GET", f"{API}/orders/{{order_id}}/inspections/{{inspection_id}}/report"): Obj(),
     ("GET", f"{API}/ledger/accounts"): Scoped(200),
     ("GET", f"{API}/ledger/transactions"): Scoped(200),
     ("GET", f"{API}/ledger/statement.csv"): Obj(params={"account_id": "{ledger_account_id}"}),
@@ -95,6 +97,16 @@ def setup(client: Any, alice: Any, ids: dict[str, int]) -> None:
     assert order.status_code == 201, order.text
     ids["order_id"] = order.json()["id"]
     ids["work_order_id"] = order.json()["work_orders"][0]["id"]
+    progress = f"{API}/orders/{ids['order_id']}/operations/{ids['work_order_id']}/progress"
+    for to in ("started", "done"):
+        assert client.post(progress, json={"to": to}, headers=carol.headers).status_code == 200
+    inspection = client.post(
+        f"{API}/orders/{ids['order_id']}/inspections",
+        json={"report_filename": "PO-7.txt", "report_base64": "UE8tNyByZXBvcnQ="},
+        headers=carol.headers,
+    )
+    assert inspection.status_code == 201, inspection.text
+    ids["inspection_id"] = inspection.json()["id"]
     accounts = client.get(f"{API}/ledger/accounts", headers=alice.headers).json()["data"]
     ids["ledger_account_id"] = accounts[0]["id"]
     # The core table expects public search to show no third party's resources.

@@ -100,6 +100,15 @@ def test_buyer_orders_provider_delivers_and_the_money_settles(
     )
     assert inspection.status_code == 201, inspection.text
     assert inspection.json()["passed"] and inspection.json()["order_state"] == "inspected"
+    listed = client.get(f"{API}/orders/{order['id']}/inspections", headers=buyer.headers)
+    assert [i["measurements"] for i in listed.json()["data"]] == [
+        [{"name": "bore", "value": 10.01, "unit": "mm"}]
+    ]
+    report = client.get(
+        f"{API}/orders/{order['id']}/inspections/{inspection.json()['id']}/report",
+        headers=buyer.headers,
+    )
+    assert report.status_code == 200 and report.content == b"OK\n"
     assert event(client, provider, order["id"], "shipped", "SF123").status_code == 201
     delivered = event(client, buyer, order["id"], "delivered")
     assert delivered.status_code == 201, delivered.text

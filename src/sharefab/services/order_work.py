@@ -203,16 +203,7 @@ def add_inspection(
                 note=f"inspection {row.id} failed: rework",
                 at=now,
             )
-        return {
-            "id": row.id,
-            "order_id": order.id,
-            "work_order_id": row.work_order_id,
-            "passed": row.passed,
-            "reasons": row.reasons,
-            "report_sha256": row.report_sha256,
-            "at": now.isoformat(),
-            "order_state": order.state,
-        }
+        return inspection_view(row, order.state)
 
 
 def rate_order(
@@ -241,12 +232,39 @@ def rate_order(
     return rating
 
 
+def inspection_view(row: Inspection, order_state: str) -> dict[str, Any]:
+    """An inspection record as JSON-ready data (without the report bytes)."""
+    return {
+        "id": row.id,
+        "order_id": row.order_id,
+        "work_order_id": row.work_order_id,
+        "passed": row.passed,
+        "reasons": list(row.reasons),
+        "measurements": list(row.measurements),
+        "defects": list(row.defects),
+        "report_filename": row.report_filename,
+        "report_sha256": row.report_sha256,
+        "at": row.at.isoformat(),
+        "order_state": order_state,
+    }
+
+
+def list_inspections(session: Session, actor: User, order_id: int) -> list[dict[str, Any]]:
+    """The inspection records of an order the caller takes part in, oldest first."""
+    order = visible_order(session, actor, order_id)
+    rows = session.scalars(
+        select(Inspection).where(Inspection.order_id == order.id).order_by(Inspection.id)
+    )
+    return [inspection_view(r, order.state) for r in rows]
+
+
 def inspection_report(
     session: Session, actor: User, order_id: int, inspection_id: int
 ) -> Inspection:
-    """An inspection of a visible order (with its report bytes)."""
+    """An inspection of an order the caller takes part in, with its report bytes (404 when
+    the inspection has no report)."""
     visible_order(session, actor, order_id)
     row = session.get(Inspection, inspection_id)
-    if row is None or row.order_id != order_id:
-        raise NotFound("inspection", inspection_id)
+    if row is None or row.order_id != order_id or row.report is None:
+        raise NotFound("inspection report", inspection_id)
     return row

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from sharefab.api.deps import CurrentUser, SessionDep, SettingsDep
 from sharefab.api.schemas.common import PROBLEM_RESPONSES
@@ -12,6 +12,7 @@ from sharefab.api.schemas.market import (
     EventCreate,
     InspectionCreate,
     InspectionPublic,
+    InspectionsPublic,
     OrderPublic,
     OrdersPublic,
     ProgressCreate,
@@ -105,4 +106,30 @@ def rate(order_id: int, body: RatingCreate, session: SessionDep, user: CurrentUs
     """The buyer rates a delivered order, once."""
     return RatingPublic.model_validate(
         order_work.rate_order(session, user, order_id, body.stars, body.comment)
+    )
+
+
+@router.get("/{order_id}/inspections")
+def list_inspections(order_id: int, session: SessionDep, user: CurrentUser) -> InspectionsPublic:
+    """The order's inspection records (buyer, its providers, platform operators)."""
+    rows = order_work.list_inspections(session, user, order_id)
+    return InspectionsPublic(
+        data=[InspectionPublic.model_validate(r) for r in rows], count=len(rows)
+    )
+
+
+@router.get(
+    "/{order_id}/inspections/{inspection_id}/report",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def inspection_report(
+    order_id: int, inspection_id: int, session: SessionDep, user: CurrentUser
+) -> Response:
+    """The report file attached to an inspection."""
+    row = order_work.inspection_report(session, user, order_id, inspection_id)
+    return Response(
+        row.report,
+        media_type=row.report_content_type or "application/octet-stream",
+        headers={"ETag": f'"{row.report_sha256}"'},
     )

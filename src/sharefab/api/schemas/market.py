@@ -246,16 +246,26 @@ class InspectionCreate(BaseModel):
 
 
 class InspectionPublic(BaseModel):
-    """A stored inspection and the order's state after it."""
+    """A stored inspection and the order's current state."""
 
     id: int
     order_id: int
     work_order_id: int | None
     passed: bool
     reasons: list[str]
+    measurements: list[dict[str, Any]]
+    defects: list[dict[str, Any]]
+    report_filename: str | None
     report_sha256: str | None
     at: datetime
     order_state: str
+
+
+class InspectionsPublic(BaseModel):
+    """An order's inspection records."""
+
+    data: list[InspectionPublic]
+    count: int
 
 
 class RatingCreate(BaseModel):
