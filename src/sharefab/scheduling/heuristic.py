@@ -46,6 +46,8 @@ BIG = 1 << 60
 #: ATC look-ahead (times the mean remaining work) and ready-time bucket (same unit)
 ATC_K = 0.5
 ATC_BUCKET = 3.0
+#: alternate randomised restarts with squeaky-wheel passes (late jobs first)
+SQUEAKY_WHEEL = True
 
 __all__ = ["RULES", "JobSpec", "Quote", "construct", "insert_job", "release_quote"]
 
@@ -103,11 +105,13 @@ def _one_pass(
     tail: list[int],
     atc: tuple[float, float] = (ATC_K, ATC_BUCKET),
     jitter: float = 0.0,
+    boost: list[float] | None = None,
 ) -> tuple[list[list[PlacedLot]], int | None, float]:
     """Schedule every operation once; returns lots, the op that failed (or None), build time.
 
     ``atc`` is (look-ahead, bucket) for the ATC rule; ``jitter`` > 0 randomly perturbs the
-    primary priority by up to that fraction (randomised restarts).
+    primary priority by up to that fraction (randomised restarts); ``boost`` (per job, >= 0)
+    raises the priority of jobs that were late in earlier passes (squeaky wheel).
     """
     t_build = time.perf_counter()
     index = FreeIndex.from_problem(data)
@@ -129,6 +133,8 @@ def _one_pass(
         due_v = BIG if due is None else due
         # randomised restarts shift time-like priorities by up to jitter * mean remaining work
         shift = 0.0 if shake is None else (shake[i] - 1.0) * pbar
+        if boost is not None:
+            shift -= boost[ops[i].job] * pbar
         if rule == "est":
             return (ready[i] + shift, -tail[i], noise[i])
         if rule == "mwkr":
@@ -142,6 +148,8 @@ def _one_pass(
             urgency = w / max(tail[i], 1) * exp(-slack / atc_scale)
             if shake is not None:
                 urgency *= shake[i]
+            if boost is not None:
+                urgency *= 1.0 + boost[ops[i].job]
             return (ready[i] // atc_bucket, -urgency, noise[i])
         return (due_v - tail[i] + shift, ready[i], noise[i])  # slack
 
@@ -238,18 +246,26 @@ def construct(
     passes = 0
     build_s = 0.0
     n_restarts = 0
+    boost: list[float] | None = None
+    best_atc = (ATC_K, ATC_BUCKET)
     while True:
+        use_boost = None
         if passes < len(rules):
             r, atc, jitter = rules[passes], (ATC_K, ATC_BUCKET), 0.0
         elif restarts is None or n_restarts < restarts:
             n_restarts += 1
             r = best[3].split("~")[0] if best is not None else rules[0]
-            atc = (rng.uniform(0.2, 3.0), rng.uniform(0.5, 6.0))
-            jitter = rng.uniform(0.05, 0.3)
+            if SQUEAKY_WHEEL and n_restarts % 2 == 1 and best is not None:
+                # squeaky wheel: the best plan's late jobs go first next time
+                boost = _late_boost(data, best[2], boost)
+                atc, jitter, use_boost = best_atc, 0.02, boost
+            else:
+                atc = (rng.uniform(0.2, 3.0), rng.uniform(0.5, 6.0))
+                jitter = rng.uniform(0.05, 0.3)
         else:
             break
         started = time.perf_counter()
-        lots, failed, build_s = _one_pass(data, r, rng, tail, atc, jitter)
+        lots, failed, build_s = _one_pass(data, r, rng, tail, atc, jitter, use_boost)
         passes += 1
         if failed is not None:
             return _not_placed(data, failed, t0)
@@ -262,6 +278,7 @@ def construct(
             better = value < best[1]
         if better:
             best = (key, value, lots, r if not jitter else f"{r}~{n_restarts}")
+            best_atc = atc
         one = time.perf_counter() - started
         if time.perf_counter() - t0 + one > time_limit:
             break
@@ -279,6 +296,29 @@ def construct(
         solver=f"heuristic:{used}",
         stats={"passes": float(passes), "restarts": float(n_restarts), "index_build_s": build_s},
     )
+
+
+def _late_boost(
+    data: ProblemData, lots: list[list[PlacedLot]], boost: list[float] | None
+) -> list[float]:
+    """Per-job priority boosts from a plan: weighted tardiness (or, without due dates,
+    closeness to the makespan), normalised, added to the previous boosts."""
+    completion = [job.release for job in data.jobs]
+    for i, op in enumerate(data.operations):
+        for lot in lots[i]:
+            if lot[3] > completion[op.job]:
+                completion[op.job] = lot[3]
+    late = [
+        job.weight * max(0, completion[j] - job.due) if job.due is not None else 0
+        for j, job in enumerate(data.jobs)
+    ]
+    if not any(late):
+        horizon = max(completion, default=0)
+        late = [max(0, c - 0.9 * horizon) for c in completion]
+    positive = [x for x in late if x > 0]
+    scale = sum(positive) / len(positive) if positive else 1.0
+    old = boost if boost is not None else [0.0] * len(data.jobs)
+    return [0.7 * b + 0.5 * x / scale for b, x in zip(old, late, strict=True)]
 
 
 def _not_placed(data: ProblemData, failed: int, t0: float) -> Result:
