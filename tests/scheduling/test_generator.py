@@ -79,3 +79,19 @@ def test_weighted_and_lexicographic_bounds() -> None:
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="n_resources >= 3"):
         synthetic_cluster(5, n_resources=2)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_bounds_never_exceed_a_valid_plan(seed: int) -> None:
+    from sched_instances import random_problem
+
+    data = random_problem(seed)
+    result = construct(data, restarts=3, seed=seed)
+    if result.solution is None:
+        return
+    report = validate(data, result.solution)
+    assert report.ok, report.violations
+    bounds = term_bounds(data)
+    assert bounds["makespan"] <= report.makespan
+    assert bounds["weighted_tardiness"] <= report.weighted_tardiness
+    assert bounds["cost"] <= report.total_cost
