@@ -42,6 +42,7 @@ from sharefab.scheduling.model import (
 from sharefab.scheduling.model import Resource as PlanResource
 from sharefab.services.errors import NotFound
 from sharefab.services.resources import taxonomy
+from sharefab.services.transport import TRANSPORT_HANDLING_MIN, TRANSPORT_SPEED_KMH
 from sharefab.storage.market_models import Order, QuoteOption, Rfq, RfqOperation, WorkOrder
 from sharefab.storage.models import Booking, CalendarWindow, Cluster, Resource, ResourceCapability
 from sharefab.storage.models import Site as SiteRow
@@ -50,9 +51,6 @@ from sharefab.storage.models import Site as SiteRow
 FROZEN = timedelta(minutes=30)
 MOVABLE_ORDER_STATES = ("accepted", "scheduled", "in_production")
 MOVABLE_BOOKING_STATUSES = ("held", "confirmed")
-#: Same transport model as quoting: handling per leg plus distance at this speed.
-TRANSPORT_SPEED_KMH = 50.0
-TRANSPORT_HANDLING_MIN = 60
 #: Pinned operations that ended longer ago than this cannot constrain anything any more.
 PINNED_LOOKBACK = timedelta(days=2)
 
@@ -65,7 +63,7 @@ def minutes_between(a: datetime, b: datetime) -> float:
 def travel_minutes(
     a: tuple[float | None, float | None], b: tuple[float | None, float | None]
 ) -> int:
-    """Transport time between two sites (0 without coordinates)."""
+    """Transport time between two sites, as quoting computes it (0 without coordinates)."""
     if None in a or None in b:
         return 0
     km = haversine_km(a[0], a[1], b[0], b[1])  # type: ignore[arg-type]
