@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import json
 import os
 import shutil
 import signal
@@ -153,7 +154,7 @@ def _simulators(
         cmd += ["--mqtt-url", f"mqtt://127.0.0.1:{port}", "--rate", "0"]
         cmd += ["--resources", str(per), "--offset", str(k * per), "--count", str(count // parts)]
         cmd += ["--max-inflight", "5000", "--seed", str(k + 1), "--per-publish", str(per_publish)]
-        procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
     return procs
 
 
@@ -188,7 +189,7 @@ def _subscribed(url: str, port: int, ingesters: int) -> None:
     """Publish probe messages until each ingester has stored some (so all are subscribed)."""
     probes = _simulators(url, port, 200 * ingesters, 1)
     for p in probes:
-        p.wait()
+        p.communicate()
     _wait_rows(url, 1, timeout=60)
     time.sleep(1.0)
 
@@ -203,7 +204,7 @@ def sustained(url: str, port: int, ingesters: int, publishers: int, per_publish:
         sims = _simulators(url, port, N, publishers, per_publish)
         rate = _rate(url, N)
         for p in sims:
-            p.wait()
+            p.communicate()
         return rate
     finally:
         _stop(procs)
@@ -218,12 +219,23 @@ def drain(url: str, port: int, ingesters: int) -> float:
     _stop(procs)  # sessions and subscriptions stay in the broker
     _truncate(url)
     for p in _simulators(url, port, N, 2):
-        p.wait()
+        p.communicate()
     procs = [_ingester(url, port, cid, group) for cid in ids]
     try:
         return _rate(url, N)
     finally:
         _stop(procs)
+
+
+def publishers_only(url: str, port: int, publishers: int) -> float:
+    """Messages/s the simulator processes publish with nobody subscribed (their own report):
+    the ceiling the publishing side puts on the sustained runs on this machine."""
+    sims = _simulators(url, port, N, publishers)
+    total = 0.0
+    for p in sims:
+        out, _ = p.communicate()
+        total += float(json.loads(out.decode().strip().splitlines()[-1])["rate"])
+    return total
 
 
 def copy_baseline(url: str) -> float:
@@ -310,6 +322,10 @@ def main() -> None:
             print(f"  baseline COPY: {baseline:,.0f} rows/s", flush=True)
             record("drain of a queued backlog, 1 ingester", drain(url, broker.port, 1))
             record(
+                "publishers only: 2 simulators, no ingester running",
+                publishers_only(url, broker.port, 2),
+            )
+            record(
                 "sustained, 1 ingester, 2 gateways x 10 readings/publish",
                 sustained(url, broker.port, 1, 2, per_publish=10),
             )
@@ -328,10 +344,10 @@ def main() -> None:
         print("paho-mqtt is installed but not compared here (see docs/benchmarks.md)")
     except ImportError:
         print("paho-mqtt not installed: client comparison limited to gmqtt")
-    print(f"{'measurement':50} {'msg/s':>10} {'vs COPY':>8}")
-    print(f"{'baseline: raw batched COPY of the same rows':50} {baseline:>10,.0f} {1:>8.2f}")
+    print(f"{'measurement':56} {'msg/s':>10} {'vs COPY':>8}")
+    print(f"{'baseline: raw batched COPY of the same rows':56} {baseline:>10,.0f} {1:>8.2f}")
     for name, rate in results:
-        print(f"{name:50} {rate:>10,.0f} {rate / baseline:>8.2f}")
+        print(f"{name:56} {rate:>10,.0f} {rate / baseline:>8.2f}")
     print(f"load average after the run: {os.getloadavg()[0]:.1f}")
 
 

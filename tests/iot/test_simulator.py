@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import random
 from datetime import UTC, datetime, timedelta
 
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from sharefab.api.app import create_app
+from sharefab.config import Settings
+from sharefab.iot.devices import issue_credential
 from sharefab.iot.schema import parse_payload
-from sharefab.iot.simulator import SETUP_S, Fleet, SimulatedMachine
+from sharefab.iot.simulator import SETUP_S, Fleet, SimulatedMachine, publish_http
+from sharefab.storage.telemetry_models import Telemetry
+
+from .conftest import MakeResources
 
 T0 = datetime(2026, 11, 2, 6, tzinfo=UTC)
 
@@ -49,3 +60,32 @@ def test_states_follow_the_bookings() -> None:
     # run time accrues only while running: at most the booked time after setup
     assert machine.run_seconds <= (booking[1] - booking[0]).total_seconds() - SETUP_S + 300
     assert machine.run_seconds > 0
+
+
+def test_http_transport_posts_batches_with_each_device_token(
+    db_url: str, session_factory: sessionmaker[Session], make_resources: MakeResources
+) -> None:
+    rids = make_resources(2)
+    with session_factory() as session:
+        tokens = {r: issue_credential(session, r, rotate=False).token for r in rids}
+    settings = Settings(env="test", database_url=db_url, secret_key="sim-tests-" + "k" * 32)
+    app = create_app(settings)
+    fleet = Fleet.of(rids, seed=2)
+    report = asyncio.run(
+        publish_http(
+            fleet,
+            "http://sharefab.test",
+            tokens,
+            rate=0,
+            count=250,
+            batch=100,
+            transport=httpx.ASGITransport(app=app),
+        )
+    )
+    app.state.engine.dispose()
+    assert (report.sent, report.acked) == (250, 250)
+    with session_factory() as session:
+        stored = session.execute(
+            select(Telemetry.resource_id, func.count()).group_by(Telemetry.resource_id)
+        ).all()
+    assert sorted(n for _, n in stored) == [100, 150]  # batches alternate between machines

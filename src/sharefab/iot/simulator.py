@@ -317,9 +317,11 @@ async def publish_http(
     count: int | None = None,
     duration: float | None = None,
     batch: int = 100,
+    transport: Any = None,
 ) -> PublishReport:
     """Post messages in per-machine batches to ``{base_url}/api/v1/telemetry`` with each
-    machine's device token (``tokens[resource_id] = "<key_id>.<secret>"``)."""
+    machine's device token (``tokens[resource_id] = "<key_id>.<secret>"``). ``transport``
+    is an optional ``httpx`` transport (e.g. ``httpx.ASGITransport(app)`` in tests)."""
     import httpx
 
     if count is None and duration is None:
@@ -329,7 +331,7 @@ async def publish_http(
         raise ValueError(f"no device token for resources {missing}")
     report = PublishReport()
     start = time.monotonic()
-    async with httpx.AsyncClient(base_url=base_url, timeout=30.0) as http:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30.0, transport=transport) as http:
         while True:
             now = time.monotonic()
             if (count is not None and report.sent >= count) or (
