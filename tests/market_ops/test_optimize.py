@@ -22,6 +22,7 @@ from sharefab.storage.webhook_models import WebhookDelivery
 
 from .conftest import register
 from .helpers import make_org
+from .market_builders import MILL as MILL_CODE
 from .market_builders import make_cluster, make_machine, make_order
 
 API = "/api/v1"
@@ -259,3 +260,79 @@ def test_cli_prints_before_and_after_and_applies(
     unknown = runner.invoke(cli, ["optimize", "--cluster", "Atlantis", "--db", db_url])
     assert unknown.exit_code == 1
     assert "unknown cluster 'Atlantis'" in unknown.output
+
+
+def test_reoptimisation_of_an_order_accepted_through_the_marketplace(
+    session_factory: sessionmaker[Session], client: TestClient
+) -> None:
+    """An order is booked on the only idle mill, late; then the provider's second mill
+    publishes earlier capacity, and re-optimisation moves the work there."""
+    with session_factory() as session, session.begin():
+        cluster_id = make_cluster(session).id
+    provider = register(client, "Suzhou Mills", "admin@mills.example.com")
+    buyer = register(client, "Shanghai Robotics", "admin@robotics.example.com")
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    site = client.post(
+        f"{API}/sites",
+        json={"name": "Plant", "lat": 31.3, "lon": 120.6, "cluster_id": cluster_id},
+        headers=provider.headers,
+    ).json()
+    mills = []
+    for name, window in (("A", (3, 6)), ("B", None)):
+        body = {
+            "site_id": site["id"],
+            "name": f"mill {name}",
+            "capabilities": [{"code": MILL_CODE, "attributes": {}}],
+            "hourly_rate_minor": 30000,
+            "currency": "CNY",
+            "is_public": True,
+        }
+        mills.append(client.post(f"{API}/resources", json=body, headers=provider.headers).json())
+        if window:
+            span = {
+                "start_at": (today + timedelta(days=window[0])).isoformat(),
+                "end_at": (today + timedelta(days=window[1])).isoformat(),
+            }
+            client.post(
+                f"{API}/resources/{mills[-1]['id']}/windows", json=span, headers=provider.headers
+            )
+    rfq = client.post(
+        f"{API}/rfqs",
+        json={
+            "title": "brackets",
+            "due_at": (today + timedelta(days=2)).isoformat(),
+            "operations": [{"capability": MILL_CODE, "quantity": 10, "unit_minutes": 30}],
+        },
+        headers=buyer.headers,
+    ).json()
+    quote = client.post(f"{API}/rfqs/{rfq['id']}/quotes", headers=buyer.headers).json()
+    option = quote["options"][0]
+    accepted = client.post(
+        f"{API}/quotes/{quote['id']}/accept",
+        json={"option_id": option["id"]},
+        headers=buyer.headers,
+    )
+    assert accepted.status_code == 201, accepted.text
+    [work] = _work_orders(session_factory)[accepted.json()["ref"]]
+    assert work.resource_id == mills[0]["id"]  # the only mill with idle time
+    span = {
+        "start_at": (today + timedelta(days=1)).isoformat(),
+        "end_at": (today + timedelta(days=6)).isoformat(),
+    }
+    published = client.post(
+        f"{API}/resources/{mills[1]['id']}/windows", json=span, headers=provider.headers
+    )
+    assert published.status_code == 201, published.text
+
+    result = optimize_cluster(session_factory, cluster_id, time_limit_s=LIMIT_S)
+
+    assert result.status == "applied", result.message
+    assert result.before is not None and result.after is not None
+    assert result.after.lateness_h < result.before.lateness_h
+    [moved] = _work_orders(session_factory)[accepted.json()["ref"]]
+    assert moved.resource_id == mills[1]["id"]
+    assert moved.end_at < work.end_at
+    assert moved.end_at <= datetime.fromisoformat(option["delivery_at"])
+    order = client.get(f"{API}/orders/{accepted.json()['id']}", headers=buyer.headers).json()
+    assert order["state"] == accepted.json()["state"]  # the lifecycle is untouched
+    assert _overlaps(session_factory) == 0

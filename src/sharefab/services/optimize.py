@@ -55,6 +55,7 @@ from sharefab.scheduling.model import (
 from sharefab.scheduling.model import Resource as PlanResource
 from sharefab.scheduling.solve import solve
 from sharefab.scheduling.validator import validate
+from sharefab.services.capacity import CACHE
 from sharefab.services.errors import InvalidInput, PermissionDenied
 from sharefab.services.optimize_load import ClusterPlan, load_cluster_plan
 from sharefab.services.webhooks import emit_booking
@@ -434,6 +435,9 @@ def optimize_cluster(
                 _apply(session, plan, moves)
                 _record(session.get_one(OptimizationRun, run_id), _applied(result))
             result.status = "applied"
+            # Quote caches see new bookings by id but not the cancelled old slots: drop them
+            # here (other processes reload within capacity.MAX_AGE_S; stale means busier).
+            CACHE.invalidate({m.from_resource_id for m in moves})
         except BookingConflict as exc:
             result.status = "conflict"
             result.message = f"the plan changed while optimising; nothing was written ({exc})"
