@@ -304,3 +304,29 @@ def test_app_lifespan_runs_the_dispatcher(db_url: str) -> None:
             time.sleep(0.05)
     assert not dispatcher.running
     assert len(receiver.requests) == 1
+
+
+def test_two_dispatchers_never_deliver_the_same_event_twice(
+    session_factory: sessionmaker[Session],
+) -> None:
+    import threading
+
+    with running_receiver() as receiver:
+        org_id, _, _ = _subscribe(session_factory, "Alice", receiver.url, ["*"])
+        with session_factory() as session, session.begin():
+            for i in range(20):
+                webhooks.emit(session, org_id, "order.state_changed", {"order_id": i})
+
+        def drain() -> None:
+            with httpx.Client() as client:
+                while dispatch_due(session_factory, client, policy=POLICY, batch=3).attempted:
+                    pass
+
+        threads = [threading.Thread(target=drain) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    ids = [r.headers["X-ShareFab-Delivery"] for r in receiver.requests]
+    assert len(ids) == len(set(ids)) == 20
+    assert {r.status for r in _deliveries(session_factory)} == {"delivered"}
