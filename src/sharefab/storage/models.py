@@ -145,6 +145,8 @@ class Site(Base):
     __table_args__ = (
         CheckConstraint("lat IS NULL OR (lat >= -90 AND lat <= 90)", name="lat_range"),
         CheckConstraint("lon IS NULL OR (lon >= -180 AND lon <= 180)", name="lon_range"),
+        # The distance search filters a lat/lon bounding box before the exact distance.
+        Index("ix_sites_lat_lon", "lat", "lon"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -279,6 +281,8 @@ class CalendarWindow(Base):
         CheckConstraint("end_at > start_at", name="end_after_start"),
         CheckConstraint(_one_of("source", WINDOW_SOURCES), name="source"),
         Index("ix_calendar_windows_resource_id_start_at", "resource_id", "start_at"),
+        # Availability search over all resources ranges on start time alone.
+        Index("ix_calendar_windows_start_at", "start_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
