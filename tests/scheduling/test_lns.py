@@ -102,3 +102,30 @@ def test_portfolio_shares_one_incumbent_between_cpsat_and_lns() -> None:
     # every reported value is a strict improvement on the shared incumbent
     values = [v for _, v in seen]
     assert values == sorted(values, reverse=True) and len(set(values)) == len(values)
+
+
+def test_frozen_lns_improves_mk01_without_the_full_model() -> None:
+    data = read_fjsp(DATA / "mk01.fjs")
+    start = serial_plan(data)
+    result = lns(data, start, time_limit=2.0, seed=2, workers=1, frozen=True)
+    assert result.solution is not None
+    report = validate(data, result.solution)
+    assert report.ok, report.violations
+    assert report.makespan < start.makespan()
+    assert result.stats["improvements"] >= 1
+
+
+@pytest.mark.parametrize(
+    "objective",
+    [Objective.makespan(), Objective.of(weighted_tardiness=2, cost=1)],
+    ids=["makespan", "weighted"],
+)
+def test_frozen_lns_keeps_every_constraint(any_instance: Instance, objective: Objective) -> None:
+    data = replace(any_instance.data, objective=objective)
+    start = any_instance.solution
+    before = objective_value(data, evaluate(data, start))
+    result = lns(data, start, time_limit=0.6, seed=0, workers=1, frozen=True)
+    assert result.solution is not None
+    report = validate(data, result.solution)
+    assert report.ok, report.violations
+    assert report.objective <= before

@@ -24,7 +24,10 @@ from typing import TYPE_CHECKING
 from ortools.sat.python import cp_model
 
 from sharefab.scheduling.cpsat import CpSatModel, evaluate, objective_key, objective_value
+from sharefab.scheduling.cpsat.variables import default_horizon
+from sharefab.scheduling.lns_frozen import solve_frozen
 from sharefab.scheduling.model import ObjectiveKind, ProblemData, Result, Solution, SolveStatus
+from sharefab.scheduling.validator import validate
 
 if TYPE_CHECKING:
     from sharefab.scheduling.portfolio import Incumbent
@@ -34,6 +37,8 @@ Progress = Callable[[str, float], None]
 PARALLEL = True
 #: Break objective ties by the total completion time of the jobs.
 SECONDARY = False
+#: Initial neighbourhood size (operations) of the frozen mode.
+FROZEN_START_SIZE = 40
 KINDS = ("random_jobs", "related_jobs", "time_window", "resources", "critical")
 
 
@@ -60,6 +65,7 @@ def lns(
     parallel: bool | None = None,
     rebuild: bool = True,
     incumbent: Incumbent | None = None,
+    frozen: bool = False,
 ) -> Result:
     """Improve ``start`` (a feasible plan) by large-neighbourhood search until ``time_limit``.
 
@@ -67,19 +73,23 @@ def lns(
     ``parallel`` (the default), ``workers`` sub-problems run at once in threads, one CP-SAT
     worker each; otherwise one sub-problem at a time uses ``workers`` CP-SAT workers. A shared
     ``incumbent`` (see :mod:`sharefab.scheduling.portfolio`) exchanges plans and bounds with
-    another solver running at the same time.
+    another solver running at the same time. With ``frozen``, the full model is never built:
+    each round models only the freed operations around the frozen rest
+    (:mod:`sharefab.scheduling.lns_frozen`), for plans too large to model whole; its plans are
+    checked by the validator before they are accepted.
     """
     started = time.perf_counter()
     deadline = started + time_limit
-    base = model if model is not None else CpSatModel(data)
+    base = None if frozen else (model if model is not None else CpSatModel(data))
     parallel = PARALLEL if parallel is None else parallel
     search = _Search(data, base, random.Random(seed), seed, workers, rebuild)
+    search.frozen = frozen
     best = start
     best_terms = evaluate(data, best)
     best_key = search.key(best, best_terms)
     stats = LnsStats()
     n_ops = len(data.operations)
-    size = max(2.0, min(n_ops, 6 + n_ops * 0.08))
+    size = max(2.0, min(n_ops, 6 + n_ops * 0.08, FROZEN_START_SIZE if frozen else n_ops))
     threads = max(1, workers) if parallel else 1
     sub_workers = 1 if parallel else workers
     pending: dict[Future[tuple[Solution | None, bool]], tuple[str, int]] = {}
@@ -150,6 +160,7 @@ def lns(
             "improvements": float(stats.improvements),
             "sub_optimal": float(stats.sub_optimal),
             "final_size": size,
+            "rejected": float(search.rejected),
         },
     )
 
@@ -160,7 +171,7 @@ class _Search:
     def __init__(
         self,
         data: ProblemData,
-        base: CpSatModel,
+        base: CpSatModel | None,
         rng: random.Random,
         seed: int,
         workers: int,
@@ -172,6 +183,9 @@ class _Search:
         self.seed = seed
         self.workers = workers
         self.rebuild = rebuild
+        self.frozen = False
+        self.rejected = 0
+        self.horizon = base.variables.horizon if base is not None else default_horizon(data)
         self.secondary = SECONDARY
         succ = data.successors()
         self.sinks = {
@@ -338,10 +352,25 @@ class _Search:
         workers: int = 1,
     ) -> tuple[Solution | None, bool]:
         """Re-solve with ``free`` operations released; returns (plan or None, proved optimal)."""
+        self.calls += 1
+        if self.base is None:
+            plan, optimal = solve_frozen(
+                self.data,
+                incumbent,
+                free,
+                limit=limit,
+                seed=self.seed + self.calls,
+                workers=workers,
+                horizon=self.horizon,
+            )
+            if plan is not None and not validate(self.data, plan).ok:
+                self.rejected += 1
+                return None, False
+            return plan, optimal
         if self.rebuild:
             cm = CpSatModel(
                 self._restricted(incumbent, free),
-                horizon=self.base.variables.horizon,
+                horizon=self.horizon,
                 redundant=self.base.load_bounds,
             )
             model = cm.model
@@ -355,7 +384,6 @@ class _Search:
         cm.add_hint(incumbent, model)
         solver = cp_model.CpSolver()
         solver.parameters.max_time_in_seconds = max(0.01, limit)
-        self.calls += 1
         solver.parameters.random_seed = self.seed + self.calls
         solver.parameters.log_search_progress = False
         solver.parameters.num_workers = workers

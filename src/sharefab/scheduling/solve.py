@@ -37,8 +37,8 @@ METHODS = ("auto", "heuristic", "cpsat", "lns")
 #: Constraints the CP-SAT model builder creates per second (measured: 30,000-50,000 on the
 #: loaded development machine; see :func:`~sharefab.scheduling.cpsat.variables.estimated_size`).
 BUILD_RATE = 25_000
-#: Skip CP-SAT and LNS (keep the warm start) when building the model would take more than this
-#: share of the time limit.
+#: Skip the full CP-SAT model (and run LNS in its frozen mode from the warm start) when
+#: building it would take more than this share of the time limit.
 MAX_BUILD_SHARE = 0.25
 #: LNS builds a fresh restricted model per round up to this size, else clones the full one.
 REBUILD_SIZE = 5_000
@@ -143,13 +143,26 @@ def _optimise(
                 SolveStatus.OPTIMAL, value, value, 0.0, start, solver="heuristic", stats=stats
             )
     if size / BUILD_RATE > MAX_BUILD_SHARE * time_limit:
-        # Building the full model alone would eat the time limit: keep the warm start.
+        # Building the full model alone would eat the time limit: improve the warm start by
+        # LNS on sub-models of the freed operations only (the rest frozen in place).
         stats["model_too_large"] = 1.0
         if start is None:
             return Result(SolveStatus.UNKNOWN, None, static_bound, 0.0, None, method, stats=stats)
-        value = objective_value(data, evaluate(data, start))
-        status = SolveStatus.OPTIMAL if value == static_bound else SolveStatus.FEASIBLE
-        return Result(status, value, static_bound, 0.0, start, solver="heuristic", stats=stats)
+        if method == "cpsat":
+            value = objective_value(data, evaluate(data, start))
+            return Result(SolveStatus.FEASIBLE, value, static_bound, 0.0, start, stats=stats)
+        result = lns(
+            data,
+            start,
+            time_limit=max(0.0, left()),
+            seed=seed,
+            workers=workers,
+            lower_bound=static_bound,
+            progress=progress,
+            frozen=True,
+        )
+        stats.update(result.stats)
+        return replace(result, solver=method, stats=stats)
     model = CpSatModel(data)
     if method == "cpsat":
         result = model.solve(

@@ -112,6 +112,7 @@ class Objective:
         terms = []
         bound = 0
         self.tardiness_vars: dict[int, cp_model.IntVar] = {}
+        self.completion_vars = completion
         for j, c in completion.items():
             job = self._data.jobs[j]
             assert job.due is not None
