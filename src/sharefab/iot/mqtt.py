@@ -272,10 +272,14 @@ class MqttIngester:
         topics: list[str | None] = []
         letters: list[DeadLetter] = []
         events: list[SecurityEventRow] = []
+        topic_ids: dict[str, int | None] = {}
         for topic, payload in items:
             good, bad = parse_payload(payload)
-            letters.extend(DeadLetter.of(r, "mqtt", topic) for r in bad)
-            expected = topic_resource_id(topic)
+            if bad:
+                letters.extend(DeadLetter.of(r, "mqtt", topic) for r in bad)
+            expected = topic_ids.get(topic, 0)
+            if expected == 0:
+                expected = topic_ids[topic] = topic_resource_id(topic)
             for m in good:
                 if expected is not None and m.resource_id == expected:
                     messages.append(m)

@@ -78,7 +78,7 @@ class TelemetryMessage(BaseModel):
     run_seconds: NonNegativeCounter
     spindle_seconds: NonNegativeCounter
     energy_wh: NonNegativeCounter
-    alarms: Annotated[list[Alarm], Field(max_length=MAX_ALARMS)] = []
+    alarms: Annotated[list[Alarm], Field(max_length=MAX_ALARMS, default_factory=list)]
 
     @field_validator("ts")
     @classmethod
