@@ -34,6 +34,18 @@ def app() -> FastAPI:
     return create_app(Settings())
 
 
+class ServerURL(str):
+    """The base URL of a running benchmark server, with the server's process id."""
+
+    pid: int
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds used so far by process ``pid`` (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     """A free TCP port on 127.0.0.1."""
     with socket.socket() as sock:
@@ -42,9 +54,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(url: str, *, workers: int = 1, timeout_s: float = 120.0) -> Iterator[str]:
+def running_server(url: str, *, workers: int = 1, timeout_s: float = 120.0) -> Iterator[ServerURL]:
     """Start uvicorn (``workers`` processes, no access log) on ``url``'s database; yield the
-    base URL; stop it afterwards."""
+    base URL (with ``.pid``: with one worker, the process serving requests); stop it
+    afterwards."""
     port = free_port()
     env = {
         **os.environ,
@@ -58,7 +71,8 @@ def running_server(url: str, *, workers: int = 1, timeout_s: float = 120.0) -> I
         "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
-    base = f"http://127.0.0.1:{port}"
+    base = ServerURL(f"http://127.0.0.1:{port}")
+    base.pid = proc.pid
     try:
         deadline = time.monotonic() + timeout_s
         while True:

@@ -30,7 +30,15 @@ import httpx
 from sqlalchemy import create_engine, func, make_url, select, text
 from sqlalchemy.pool import NullPool
 
-from benchmarks.bench_server import API, ROOT, login, percentile, running_server, summary_ms
+from benchmarks.bench_server import (
+    API,
+    ROOT,
+    cpu_seconds,
+    login,
+    percentile,
+    running_server,
+    summary_ms,
+)
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 TARGET_P50_MS = 50.0
@@ -139,6 +147,20 @@ def measure(
     return quotes, health, options
 
 
+def server_cpu_per_request(
+    client: httpx.Client, headers: dict[str, str], rfq_ids: list[int], pid: int, n: int
+) -> tuple[float, float]:
+    """CPU seconds the server process spends per quote and per health check (load-independent;
+    excludes the database server's own CPU on PostgreSQL)."""
+    before = cpu_seconds(pid)
+    for i in range(n):
+        client.post(f"{API}/rfqs/{rfq_ids[i % len(rfq_ids)]}/quotes", headers=headers)
+    middle = cpu_seconds(pid)
+    for _ in range(n):
+        client.get(f"{API}/health")
+    return (middle - before) / n, (cpu_seconds(pid) - middle) / n
+
+
 def profile_in_process(url: str, rfq_ids: list[int], email: str, rounds: int) -> str:
     """cProfile of ``rounds`` quotes run by the service in this process (top functions)."""
     from sharefab.services.quoting import compute_quote
@@ -173,12 +195,15 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         rfq_ids = make_rfqs(client, headers)
         measure(client, headers, rfq_ids, args.warmup)
         quotes, health, options = measure(client, headers, rfq_ids, args.requests)
+        cpu_quote, cpu_health = server_cpu_per_request(client, headers, rfq_ids, base.pid, 40)
     row = {
         "backend": backend,
         "seed_s": seeded,
         "quotes": quotes,
         "health": health,
         "options": sum(options) / len(options),
+        "cpu_quote_ms": cpu_quote * 1000,
+        "cpu_health_ms": cpu_health * 1000,
         "rfq_ids": rfq_ids,
     }
     if args.profile:
@@ -210,7 +235,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(
         f"{'backend':<9} {'quote p50':>9} {'p95':>8} {'mean':>8} | {'health p50':>10} "
-        f"{'p95':>8} {'mean':>8} | {'p50 ratio':>9} {'options':>7} {'target':>7}"
+        f"{'p95':>8} {'mean':>8} | {'p50 ratio':>9} {'options':>7} {'target':>7} | "
+        f"{'server CPU ms/quote':>19} {'/health':>7}"
     )
     for row in rows:
         q50 = percentile(row["quotes"], 0.5) * 1000
@@ -219,7 +245,8 @@ def main(argv: list[str] | None = None) -> None:
         ok = "met" if q50 <= TARGET_P50_MS and q95 <= TARGET_P95_MS else "MISSED"
         print(
             f"{row['backend']:<9} {summary_ms(row['quotes'])}  | {summary_ms(row['health'])}   | "
-            f"{q50 / h50:8.1f}x {row['options']:7.1f} {ok:>7}"
+            f"{q50 / h50:8.1f}x {row['options']:7.1f} {ok:>7} | "
+            f"{row['cpu_quote_ms']:19.1f} {row['cpu_health_ms']:7.1f}"
         )
     print(f"(ms; targets p50 <= {TARGET_P50_MS:g}, p95 <= {TARGET_P95_MS:g})")
 
