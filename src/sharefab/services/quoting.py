@@ -110,8 +110,8 @@ def _shortlist(ctx: _Context, capacity: dict[int, Any]) -> list[list[Candidate]]
         scored: list[Row] = []
         for c in cands:
             d = setup + math.ceil(work / c.speed_factor)
-            s, e, _u = capacity[c.resource_id].index.earliest(0, release, d, resumable)
-            if s >= 0:
+            e = capacity[c.resource_id].earliest_end(release, d, resumable)
+            if e >= 0:
                 price = c.setup_cost_minor + math.ceil(c.hourly_rate_minor * d / 60)
                 scored.append((e, price, -credit[c.org_id], c.resource_id, c))
         if not scored:
