@@ -31,7 +31,7 @@ import httpx
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
-from benchmarks.bench_server import API, login, percentile, running_server
+from benchmarks.bench_server import API, login, percentile, running_server, tree_cpu_seconds
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DB_NAME = "sharefab_bench_accept"
@@ -237,10 +237,14 @@ def main(argv: list[str] | None = None) -> None:
         started = time.perf_counter()
         jobs, loops = prepare(base, args)
         setup_s = time.perf_counter() - started
+        cpu = tree_cpu_seconds(base.pid)
         wall, answers = fire(base, jobs, "accept")
+        accept_cpu = tree_cpu_seconds(base.pid) - cpu
         loop_wall, loop_answers = fire(base, loops, "loop") if args.loop_per_client else (1, [])
         health_jobs = [(h, [None] * max(len(p), 1) * 4) for h, p in jobs]
+        cpu = tree_cpu_seconds(base.pid)
         health_wall, health = fire(base, health_jobs, "health")
+        health_cpu = tree_cpu_seconds(base.pid) - cpu
     checks = check_database(url)
     statuses = [s for s, _t, _n in answers]
     wins = [t for s, t, _n in answers if s == 201]
@@ -258,6 +262,10 @@ def main(argv: list[str] | None = None) -> None:
         f"  accepts/s: {rate:8.1f} (wins/s {len(wins) / wall:6.1f}) | health/s "
         f"{health_rate:8.1f} | ratio {rate / health_rate:5.2f} | goal {GOAL_PER_S:g}/s: "
         f"{'met' if rate >= GOAL_PER_S else 'MISSED'}"
+    )
+    print(
+        f"  server CPU (uvicorn workers, not PostgreSQL): {1000 * accept_cpu / len(answers):.1f}"
+        f" ms per accept answer, {1000 * health_cpu / len(health):.1f} ms per health check"
     )
     for name, values in (("201", wins), ("409", losses), ("health", [t for _s, t, _n in health])):
         if values:
