@@ -52,6 +52,7 @@ from sharefab.services.capacity import (
 )
 from sharefab.services.common import transaction
 from sharefab.services.credit import credit_scores
+from sharefab.services.errors import NotFound
 from sharefab.services.rfqs import own_rfq
 from sharefab.services.transport import transport_leg
 from sharefab.storage.market_models import Quote, QuoteOption, Rfq, RfqOperation
@@ -458,6 +459,14 @@ def _store(
         )
     session.add(quote)
     session.flush()
+    return quote
+
+
+def get_quote(session: Session, actor: User, quote_id: int) -> Quote:
+    """A quote of the caller's organization (404 for anyone else's)."""
+    quote = session.get(Quote, quote_id)
+    if quote is None or quote.buyer_org_id != actor.org_id:
+        raise NotFound("quote", quote_id)
     return quote
 
 

@@ -22,9 +22,9 @@ from sharefab.api.schemas.market import (
 )
 from sharefab.services import attachments, rfqs
 from sharefab.services.accepting import QuoteExpired, SlotTaken, accept_quote
-from sharefab.services.errors import InvalidInput, NotFound
-from sharefab.services.quoting import compute_quote
-from sharefab.storage.market_models import Quote, Rfq
+from sharefab.services.errors import InvalidInput
+from sharefab.services.quoting import compute_quote, get_quote
+from sharefab.storage.market_models import Rfq
 
 rfq_router = APIRouter(prefix="/rfqs", tags=["rfqs"], responses=PROBLEM_RESPONSES)
 quote_router = APIRouter(prefix="/quotes", tags=["quotes"], responses=PROBLEM_RESPONSES)
@@ -127,10 +127,7 @@ def create_quote(rfq_id: int, session: SessionDep, user: CurrentUser) -> QuotePu
 @quote_router.get("/{quote_id}")
 def read_quote(quote_id: int, session: SessionDep, user: CurrentUser) -> QuotePublic:
     """A quote of the caller's RFQ (404 for anyone else)."""
-    quote = session.get(Quote, quote_id)
-    if quote is None or quote.buyer_org_id != user.org_id:
-        raise NotFound("quote", quote_id)
-    return QuotePublic.model_validate(quote)
+    return QuotePublic.model_validate(get_quote(session, user, quote_id))
 
 
 @quote_router.post(
