@@ -31,7 +31,9 @@ def _stored(session_factory: sessionmaker[Session], rid: int) -> dict[int, int]:
 
 
 @PG_ONLY
+@pytest.mark.parametrize("direct_ack", [True, False], ids=["direct-ack", "coroutine-ack"])
 def test_numbered_messages_over_mqtt_are_stored_exactly_once(
+    direct_ack: bool,
     mqtt_broker: tuple[str, int],
     engine: Engine,
     session_factory: sessionmaker[Session],
@@ -50,6 +52,7 @@ def test_numbered_messages_over_mqtt_are_stored_exactly_once(
             client_id=f"test-ingest-{tag}",
             batch_size=100,
             session_expiry=30,
+            direct_ack=direct_ack,
         )
         stop = asyncio.Event()
         task = asyncio.create_task(ingester.run(stop))

@@ -2,10 +2,14 @@
 
 Delivery guarantee
 ------------------
-The client runs with ``optimistic_acknowledgement=False``: gmqtt then sends the PUBACK of a
-QoS 1 message only when our ``on_message`` coroutine returns, and ``on_message`` returns
-only after the batch holding the message has been **committed** to the database. So a
-message the broker considers delivered is in the database; a message received but not yet
+A QoS 1 message is acknowledged (PUBACK) only after the batch holding it has been
+**committed** to the database. By default ("direct mode") the ingester takes QoS 1 PUBLISH
+packets from gmqtt's handler with their packet ids and, after the commit, writes all the
+batch's PUBACKs in one socket write. Without direct mode it uses gmqtt's documented
+mechanism: ``optimistic_acknowledgement=False`` makes gmqtt send the PUBACK only when the
+``on_message`` coroutine returns, and ours returns after the commit (one asyncio task per
+message, several times slower). Either way a message the broker considers delivered is in
+the database; a message received but not yet
 committed when the ingester dies is not acknowledged, stays in the broker's persistent
 session (``clean_start=False``, fixed client id, long session expiry) and is redelivered
 when the ingester reconnects. Redeliveries and duplicates are absorbed by the unique
