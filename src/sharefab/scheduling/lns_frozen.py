@@ -16,6 +16,9 @@ from ortools.sat.python import cp_model
 from sharefab.scheduling.cpsat import CpSatModel
 from sharefab.scheduling.model import Booking, ObjectiveKind, ProblemData, Solution
 
+#: CP-SAT presolve on frozen sub-problems (their many fixed bookings make it slow).
+PRESOLVE = False
+
 
 def solve_frozen(
     data: ProblemData,
@@ -32,11 +35,12 @@ def solve_frozen(
     index = {i: k for k, i in enumerate(ops)}
     lo, hi = _time_range(incumbent, ops, horizon)
     sub = _sub_problem(data, incumbent, free, ops, index, (lo, hi))
-    cm = CpSatModel(sub, horizon=hi, redundant=False)
+    cm = CpSatModel(sub, horizon=horizon, redundant=False)
     model = cm.model
     for slots in cm.variables.lots:
         for slot in slots:
             model.add(slot.start >= lo)
+            model.add(slot.end <= hi)
     site = [r.site for r in data.resources]
     extra_cost: list[cp_model.LinearExprT] = []
     for a, b in data.precedences:
@@ -71,6 +75,7 @@ def solve_frozen(
     solver.parameters.max_time_in_seconds = max(0.01, limit)
     solver.parameters.random_seed = seed
     solver.parameters.num_workers = workers
+    solver.parameters.cp_model_presolve = PRESOLVE
     code = solver.solve(model)
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None, code == cp_model.INFEASIBLE
