@@ -213,3 +213,10 @@ def test_interval_algebra_agrees_with_hour_sets(a: list[Interval], b: list[Inter
     assert _hours(both) == _hours(a) & _hours(b)
     assert all(x.end <= y.start for x, y in pairwise(diff))
     assert total_duration(a) == timedelta(hours=len(_hours(a)))
+
+
+def test_an_instant_outside_the_utc_range_is_a_value_error() -> None:
+    """0001-01-01 at +14:00 has no UTC equivalent: a ValueError, not an OverflowError."""
+    east = timezone(timedelta(hours=14))
+    with pytest.raises(ValueError, match="out of range in UTC"):
+        Interval(datetime(1, 1, 1, tzinfo=east), datetime(2027, 1, 1, tzinfo=UTC))

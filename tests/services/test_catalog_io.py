@@ -149,3 +149,34 @@ def test_csv_header_problems_are_reported() -> None:
         read_csv("name,site,colour\nx,y,red\n")
     fields = " ".join(e.message for e in caught.value.errors)
     assert "capabilities" in fields and "hourly_rate_minor" in fields and "colour" in fields
+
+
+def test_values_the_database_could_not_hold_are_row_errors(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Out-of-range money, infinite speed, unknown lease models, NUL characters and over-long
+    site names are reported per line before anything is written (on PostgreSQL they used to
+    reach the database)."""
+    org = _org(session_factory, "alice")
+    header = "name,site,capabilities,hourly_rate_minor,speed_factor,lease_terms\n"
+    rows = (
+        "Huge,Suzhou,separating,99999999999999999999,1,\n"
+        "Fast,Suzhou,separating,100,inf,\n"
+        'Leased,Suzhou,separating,100,1,"{""model"": ""rent-to-own""}"\n'
+        'Metered,Suzhou,separating,100,1,"{""model"": ""pay_per_use""}"\n'
+        "Nul\x00,Suzhou,separating,100,1,\n"
+        f"Long,{'S' * 201},separating,100,1,\n"
+    )
+    with session_factory() as session, pytest.raises(CatalogImportError) as caught:
+        catalog_io.import_resources(session, org, read_csv(header + rows))
+    fields = {(e.line, e.field) for e in caught.value.row_errors}
+    assert {
+        (2, "hourly_rate_minor"),
+        (3, "speed_factor"),
+        (4, "lease_terms.model"),
+        (5, "lease_terms"),
+        (6, "name"),
+        (7, "site"),
+    } <= fields
+    assert _count(session_factory, Resource) == 0
+    assert _count(session_factory, Site) == 0
