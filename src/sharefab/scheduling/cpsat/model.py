@@ -30,6 +30,8 @@ FLEXIBLE = 1.5
 #: Also state each operation's length as a linear sum over its modes (``_link_durations``);
 #: off: neutral within the noise of side-by-side runs on the FJSP families.
 LINK_DURATIONS = False
+#: Add the linear job-path bounds (``_job_path_bounds``).
+JOB_PATHS = False
 
 
 class CpSatModel:
@@ -87,12 +89,31 @@ class CpSatModel:
         self.load_bounds = mode
         if LINK_DURATIONS and mode != "none":
             self._link_durations()
+        if JOB_PATHS and mode != "none":
+            self._job_path_bounds(cmax)
         if mode in ("machine", "both"):
             for r, loads in per_res.items():
                 self.model.add(sum(loads) <= self.data.resources[r].capacity * cmax)
         if total and len(per_res) > 1 and mode in ("total", "both"):
             all_cap = sum(res.capacity for res in self.data.resources)
             self.model.add(sum(total) <= all_cap * cmax)
+
+    def _job_path_bounds(self, cmax: cp_model.IntVar) -> None:
+        """Makespan >= release + the chosen processing times of every chain job (linear)."""
+        succ = self.data.successors()
+        for j, ops in enumerate(self.data.job_operations()):
+            if any(len(succ[i]) > 1 for i in ops) or any(
+                len(self.variables.lots[i]) != 1 for i in ops
+            ):
+                continue
+            terms = [
+                mv.work * mv.present
+                for i in ops
+                for mv in self.variables.lots[i][0].modes
+                if isinstance(mv.work, int) and not mv.resumable_on_calendar
+            ]
+            if terms:
+                self.model.add(cmax >= self.data.jobs[j].release + sum(terms))
 
     def _link_durations(self) -> None:
         """``end - start == sum(duration * chosen)`` for lots with a fixed-time mode choice.
