@@ -163,3 +163,19 @@ def test_release_dates_are_respected(tiny_fjsp: Instance) -> None:
     result = checked(data, solve_cpsat(data, time_limit=5, workers=1))
     lots = result.solution.lots  # type: ignore[union-attr]
     assert lots[0][0].start >= 10 and lots[1][0].start >= 10
+
+
+@pytest.mark.parametrize(
+    "knob", ["LINK_DURATIONS", "JOB_PATHS", "REDUNDANT"], ids=["link", "paths", "both-loads"]
+)
+def test_optional_redundant_constraints_keep_the_optimum(
+    knob: str, monkeypatch: pytest.MonkeyPatch, tiny_fjsp: Instance, lot_instance: Instance
+) -> None:
+    import sharefab.scheduling.cpsat.model as cpsat_model
+
+    monkeypatch.setattr(cpsat_model, knob, "both" if knob == "REDUNDANT" else True)
+    monkeypatch.setattr(cpsat_model, "FLEXIBLE", 0.0)  # always add the load bounds
+    for inst, optimum in ((tiny_fjsp, 7), (lot_instance, 69)):
+        result = checked(inst.data, solve_cpsat(inst.data, time_limit=5, workers=1))
+        assert result.status == SolveStatus.OPTIMAL
+        assert result.objective == optimum
