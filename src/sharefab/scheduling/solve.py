@@ -10,7 +10,8 @@ Methods:
   optimality) for 90% of the time on small or nearly rigid problems and half of it on large
   flexible ones (:data:`CPSAT_SHARE`), then LNS from the best plan for the rest (or, with
   :data:`PORTFOLIO`, both side by side on a shared incumbent). Stops early once the plan
-  reaches a proven lower bound.
+  reaches a proven lower bound. When building the full model would not fit the time limit
+  (large clusters, see :data:`BUILD_RATE`), LNS runs in its frozen mode from the warm start.
 
 Infeasibility is a status with a diagnosis, never an exception; bad arguments raise
 ``ValueError``.
@@ -85,7 +86,7 @@ def solve(
         )
     started = time.perf_counter()
     if method == "heuristic":
-        result = _heuristic(data, seed)
+        result = _heuristic(data, seed, time_limit)
         if result is None:
             raise ValueError("the heuristic method is not available")
     else:
