@@ -129,3 +129,8 @@ def test_frozen_lns_keeps_every_constraint(any_instance: Instance, objective: Ob
     report = validate(data, result.solution)
     assert report.ok, report.violations
     assert report.objective <= before
+
+
+def test_list_schedule_gives_up_at_its_deadline() -> None:
+    data = read_fjsp(DATA / "mk01.fjs")
+    assert list_schedule(data, deadline=0.0) is None  # a deadline long past

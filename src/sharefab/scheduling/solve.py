@@ -266,12 +266,11 @@ def _warm_start(data: ProblemData, seed: int, budget: float) -> Solution | None:
     if warm is not None and warm.feasible:
         best = warm.solution
     rng = random.Random(seed)
-    plan = list_schedule(data)
+    deadline = started + budget
+    plan = list_schedule(data, deadline=deadline)
     while plan is not None:
         best = _better(data, plan, best)
-        if time.perf_counter() - started > budget:
-            break
-        plan = list_schedule(data, rng)
+        plan = list_schedule(data, rng, deadline)
     return best
 
 

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import bisect
 import random
+import time
 
 from sharefab.scheduling.model import Lot, ProblemData, Solution
 
 
-def list_schedule(data: ProblemData, rng: random.Random | None = None) -> Solution | None:
+def list_schedule(
+    data: ProblemData, rng: random.Random | None = None, deadline: float | None = None
+) -> Solution | None:
     """A quick list-scheduling plan: repeatedly insert the ready (operation, resource) pair that
     completes earliest into the first gap that fits (ties broken at random when ``rng``).
 
     Handles unary resources, bookings, releases, precedences and transport times; returns
     ``None`` for problems it does not cover (calendars, lot splitting, capacity > 1), which then
-    start from CP-SAT's first plan instead.
+    start from CP-SAT's first plan instead, and when ``deadline`` (``time.perf_counter()``) passes.
     """
     ops = data.operations
     if any(r.windows is not None or r.capacity != 1 for r in data.resources) or any(
@@ -32,6 +35,8 @@ def list_schedule(data: ProblemData, rng: random.Random | None = None) -> Soluti
     placed: dict[int, Lot] = {}
     tail = _work_remaining(data, succs)
     while ready:
+        if deadline is not None and time.perf_counter() > deadline:
+            return None
         best: tuple[float, int, int, int] | None = None
         for i in ready:
             op = ops[i]
