@@ -26,6 +26,7 @@ from sharefab.domain.calendar import (
 )
 from sharefab.services.common import (
     Page,
+    lock_resource,
     own_resource,
     require_role,
     transaction,
@@ -105,6 +106,7 @@ def add_window(
     except ValueError as exc:
         raise InvalidInput.single("start_at", str(exc)) from None
     with transaction(session):
+        lock_resource(session, resource.id)
         clash = _overlapping(session, resource.id, interval.start, interval.end)
         if clash:
             raise Conflict(
@@ -237,6 +239,7 @@ def add_calendar_rule(
             "valid_from", f"{first_day.isoformat()} is too far in the future"
         ) from None
     with transaction(session):
+        lock_resource(session, resource.id)
         stored = CalendarRule(
             resource_id=resource.id,
             weekdays=format_weekdays(parsed.weekdays),

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from sharefab.services.errors import NotFound, PermissionDenied
@@ -67,6 +68,13 @@ def _load_resource(session: Session, resource_id: int) -> Resource | None:
         resource_id,
         options=[selectinload(Resource.capabilities), selectinload(Resource.site)],
     )
+
+
+def lock_resource(session: Session, resource_id: int) -> None:
+    """Hold resource ``resource_id``'s row until the transaction ends, so that concurrent
+    writers of its calendar check-then-insert one after another (``SELECT ... FOR UPDATE``
+    on PostgreSQL; SQLite write transactions are already serialized by ``BEGIN IMMEDIATE``)."""
+    session.execute(select(Resource.id).where(Resource.id == resource_id).with_for_update())
 
 
 def visible_resource(session: Session, actor: User, resource_id: int) -> Resource:
