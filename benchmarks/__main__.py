@@ -19,6 +19,7 @@ MODULES: list[str] = [
     "benchmarks.telemetry_ingest",
     "benchmarks.quote_latency",
     "benchmarks.accept_concurrency",
+    "benchmarks.reoptimise",
 ]
 
 
