@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from sharefab.services.common import Page, own_site, require_role, transaction
 from sharefab.services.errors import Conflict, FieldError, InvalidInput
-from sharefab.storage.models import Cluster, Resource, Site, User
+from sharefab.storage.models import Cluster, Organization, Resource, Site, User
 
 SITE_FIELDS = ("name", "address", "lat", "lon", "cluster_id")
 
@@ -37,6 +37,9 @@ def _refuse_duplicate_name(
     # The catalogue import finds sites by name, so names are unique (ignoring case) per org.
     if not isinstance(name, str):
         return
+    # Concurrent writers of one organization's sites take turns (PostgreSQL row lock; SQLite
+    # write transactions are serialized already), so two equal names cannot both pass.
+    session.execute(select(Organization.id).where(Organization.id == org_id).with_for_update())
     query = select(Site.id, Site.name).where(Site.org_id == org_id)
     if exclude_id is not None:
         query = query.where(Site.id != exclude_id)
