@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sharefab.iot.ingest import DeadLetter, TelemetryWriter
+from sharefab.iot.mqtt import BrokerAddress, MqttIngester, telemetry_topic
 from sharefab.iot.schema import parse_payload
 from sharefab.storage.telemetry_models import Telemetry, TelemetryDeadLetter
 
@@ -105,3 +107,29 @@ def test_every_postgres_write_path_deduplicates(
                 select(func.count()).select_from(Telemetry).where(Telemetry.resource_id == rid)
             )
         assert stored == 21
+
+
+class _PickyWriter(TelemetryWriter):
+    """A writer whose database refuses message 13 (as a CHECK or type error would)."""
+
+    def write(self, messages, dead_letters=(), **kwargs):  # type: ignore[no-untyped-def]
+        if any(m.message_id == 13 for m in messages):
+            raise DataError("INSERT", {}, ValueError("value out of range for message 13"))
+        return super().write(messages, dead_letters, **kwargs)
+
+
+def test_a_message_the_database_refuses_is_isolated_and_dead_lettered(
+    engine: Engine, session_factory: sessionmaker[Session], make_resources: MakeResources
+) -> None:
+    (rid,) = make_resources(1)
+    ingester = MqttIngester(_PickyWriter(engine), BrokerAddress())
+    topic = telemetry_topic(rid)
+    items = [(topic, json.dumps(telemetry(rid, i)).encode()) for i in range(1, 41)]
+    result = ingester._process(items)
+    assert (result.accepted, result.rejected) == (39, 1)
+    with session_factory() as session:
+        stored = session.scalar(select(func.count()).select_from(Telemetry))
+        (letter,) = session.scalars(select(TelemetryDeadLetter)).all()
+    assert stored == 39
+    assert letter.reason == "database refused the message: value out of range for message 13"
+    assert json.loads(letter.raw)["message_id"] == 13 and letter.topic == topic

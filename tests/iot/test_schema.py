@@ -56,6 +56,7 @@ def test_array_payload_keeps_good_messages_and_rejects_bad_ones() -> None:
         ({"resource_id": 0}, "resource_id"),
         ({"extra_field": 1}, "extra_field"),
         ({"alarms": [{"severity": "critical"}]}, "alarms.0.code"),
+        ({"alarms": [{"code": "E1", "message": "nul\u0000byte"}]}, "alarms.0.message"),
     ],
 )
 def test_bad_field_is_named_in_the_reason(override: dict[str, object], field: str) -> None:

@@ -33,19 +33,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import psycopg
 from gmqtt import Client
 from gmqtt.mqtt.constants import MQTTv50
+from sqlalchemy import exc as sa_exc
 
 from sharefab.iot.ingest import DeadLetter, IngestResult, SecurityEventRow, TelemetryWriter
-from sharefab.iot.schema import TelemetryMessage, parse_payload
+from sharefab.iot.schema import TelemetryMessage, parse_payload, raw_text
 
 log = logging.getLogger(__name__)
+
+#: errors caused by the data of a batch (retrying cannot help), as opposed to an outage
+DATA_ERRORS: tuple[type[Exception], ...] = (
+    sa_exc.DataError,
+    sa_exc.IntegrityError,
+    psycopg.DataError,
+    psycopg.IntegrityError,
+    sqlite3.DataError,
+    sqlite3.IntegrityError,
+)
 
 TOPIC_PREFIX = "sharefab/v1/telemetry/"
 TOPIC_FILTER = TOPIC_PREFIX + "+"
@@ -271,7 +284,30 @@ class MqttIngester:
 
     # -- batch processing -----------------------------------------------------------------
     def _process(self, items: list[tuple[str, bytes]]) -> IngestResult:
-        """Validate a batch and write it (runs in a worker thread)."""
+        """Validate a batch and write it (runs in a worker thread). A batch the database
+        refuses for its *data* (not for being unreachable) is split in halves until the
+        offending message is alone; that one goes to the dead-letter table with the database's
+        reason, so one poison message cannot stall the stream."""
+        try:
+            return self._validate_and_write(items)
+        except DATA_ERRORS as exc:
+            if len(items) > 1:
+                half = len(items) // 2
+                result = self._process(items[:half])
+                result.add(self._process(items[half:]))
+                return result
+            topic, payload = items[0]
+            reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
+            letter = DeadLetter(
+                raw=raw_text(payload),
+                reason=f"database refused the message: {reason}"[:2000],
+                source="mqtt",
+                topic=topic,
+                resource_id=topic_resource_id(topic),
+            )
+            return self.writer.write([], [letter], source="mqtt")
+
+    def _validate_and_write(self, items: list[tuple[str, bytes]]) -> IngestResult:
         messages: list[TelemetryMessage] = []
         topics: list[str | None] = []
         letters: list[DeadLetter] = []

@@ -60,6 +60,14 @@ class Alarm(BaseModel):
     severity: Literal["info", "warning", "critical"] = "warning"
     message: Annotated[str, Field(max_length=500)] | None = None
 
+    @field_validator("code", "message")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        # PostgreSQL text and jsonb cannot hold NUL characters
+        if value is not None and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
 
 NonNegativeCounter = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
@@ -110,6 +118,11 @@ def format_errors(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def raw_text(raw: bytes | str | object) -> str:
+    """A payload as storable text: UTF-8 with replacement characters, no NUL, bounded."""
+    return _raw_text(raw).replace("\x00", "\ufffd")
+
+
 def _raw_text(raw: bytes | str | object) -> str:
     if isinstance(raw, bytes):
         text = raw.decode("utf-8", errors="replace")
@@ -139,7 +152,7 @@ def validate_object(obj: object, raw: bytes | str | None = None) -> TelemetryMes
         else:
             reason = format_errors(exc)
         return Rejection(
-            raw=_raw_text(obj if raw is None else raw),
+            raw=raw_text(obj if raw is None else raw),
             reason=reason,
             resource_id=_claimed_int(obj, "resource_id"),
             message_id=_claimed_int(obj, "message_id"),
@@ -157,10 +170,10 @@ def parse_payload(payload: bytes | str) -> tuple[list[TelemetryMessage], list[Re
     try:
         decoded = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return [], [Rejection(raw=_raw_text(payload), reason=f"payload: not valid JSON ({exc})")]
+        return [], [Rejection(raw=raw_text(payload), reason=f"payload: not valid JSON ({exc})")]
     items = decoded if isinstance(decoded, list) else [decoded]
     if not items:
-        return [], [Rejection(raw=_raw_text(payload), reason="payload: empty array")]
+        return [], [Rejection(raw=raw_text(payload), reason="payload: empty array")]
     good: list[TelemetryMessage] = []
     bad: list[Rejection] = []
     single = not isinstance(decoded, list)
