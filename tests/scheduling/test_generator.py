@@ -59,6 +59,7 @@ def test_load_bound_counts_shared_family_work() -> None:
     assert load_bound(data) == 15
     assert lower_bound(data) == 15
     result = construct(data)
+    assert result.solution is not None and validate(data, result.solution).ok
     assert result.objective == 20 and result.lower_bound == 15
 
 

@@ -87,6 +87,7 @@ def test_cheapest_differs_from_fastest() -> None:
     index = make_index()
     fast = insert_job(index, spec(), criterion="fastest")
     cheap = insert_job(index, spec(), criterion="cheapest")
+    check(resources(), spec(), fast)
     check(resources(), spec(), cheap)
     assert cheap.total_cost <= fast.total_cost
     assert fast.completion is not None and cheap.completion is not None
@@ -97,6 +98,7 @@ def test_cheapest_differs_from_fastest() -> None:
 def test_penalty_steers_away_from_unreliable_resource() -> None:
     index = make_index()
     plain = insert_job(index, spec(), criterion="fastest")
+    check(resources(), spec(), plain)
     used = {lot.resource for lot in plain.lots}
     avoid = next(iter(used))
     penalty = [1000.0 if r == avoid else 0.0 for r in range(4)]
@@ -110,6 +112,8 @@ def test_commit_blocks_capacity_and_release_undoes_it() -> None:
     before = [index.free(u) for u in range(5)]
     first = insert_job(index, spec(), commit=True)
     second = insert_job(index, spec())
+    check(resources(), spec(), first)
+    check(resources(), spec(), second)
     # the second quote must avoid the first's lots
     for a in first.lots:
         for b in second.lots:
@@ -131,6 +135,7 @@ def test_transport_lag_between_sites() -> None:
         precedences=((0, 1),),
     )
     quote = insert_job(index, job)
+    check(resources(), job, quote)
     lots = {lot.operation: lot for lot in quote.lots}
     assert lots[0].end == 9  # lathe-B is booked to 5
     assert lots[1].start >= lots[0].end + 8
@@ -141,6 +146,7 @@ def test_missed_due_date_is_a_warning_naming_the_operation() -> None:
     index = make_index()
     job = JobSpec(operations=(Operation(0, (Mode(3, 20),), name="anneal", resumable=True),), due=30)
     quote = insert_job(index, job)
+    check(resources(), job, quote)
     assert quote.feasible and quote.completion == 50 and quote.tardiness == 20
     assert quote.warnings[0].reason is InfeasibleReason.DUE_DATE_UNREACHABLE
     assert quote.warnings[0].operation == 0
