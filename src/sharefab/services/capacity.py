@@ -11,10 +11,13 @@
   version* ``(max booking id, max window id, max order event id)`` changes, only the
   resources touched since the cached version are dropped (:func:`changed_resources`: new
   bookings, new windows, resources of orders with new events — every booking cancellation by
-  the marketplace writes an order event in the same transaction). Everything expires after
-  :data:`MAX_AGE_S`, which bounds what the version cannot see (a deleted window, a booking
-  whose id committed out of order); accepting re-checks every slot anyway and a refused slot
-  is invalidated at once (:meth:`CapacityCache.invalidate`).
+  the marketplace writes an order event in the same transaction). Each resource is reloaded
+  after a lifetime between ``MAX_AGE_S / 2`` and :data:`MAX_AGE_S` spread by id (never the
+  whole catalogue at once), which bounds what the version cannot see (a deleted window, a
+  booking whose id committed out of order); accepting re-checks every slot anyway and a
+  refused slot is invalidated at once (:meth:`CapacityCache.invalidate`). Loading runs two
+  queries per batch of ids, with the ids as one array (PostgreSQL) or JSON (SQLite)
+  parameter and the instants as integer epoch milliseconds computed in SQL.
 """
 
 from __future__ import annotations
@@ -24,11 +27,22 @@ import math
 import threading
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    any_,
+    bindparam,
+    cast,
+    extract,
+    func,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from sharefab.scheduling.index import FreeIndex
@@ -274,8 +288,15 @@ def changed_resources(
 @dataclass
 class _Entry:
     version: tuple[int, int, int]
-    loaded_at: datetime
     resources: dict[int, ResourceCapacity]
+    #: POSIX time after which each resource is reloaded.
+    expires: dict[int, float] = field(default_factory=dict)
+
+
+def _lifetime(resource_id: int) -> float:
+    """Seconds a loaded resource stays cached: spread over ``[MAX_AGE_S / 2, MAX_AGE_S)`` by
+    id, so resources loaded together expire a few at a time instead of all at once."""
+    return MAX_AGE_S * (0.5 + ((resource_id * 2_654_435_761) % 1009) / 2018)
 
 
 class CapacityCache:
@@ -309,35 +330,62 @@ class CapacityCache:
         now: datetime | None = None,
     ) -> dict[int, ResourceCapacity]:
         """Capacity of each resource in ``capacities`` (id -> parallel units) over
-        ``[origin, origin + horizon minutes)``, loading only what is not cached."""
-        now = now or utc_now()
+        ``[origin, origin + horizon minutes)``, loading only what is not cached, was touched
+        since the cached capacity version, or is older than its lifetime (:func:`_lifetime`)."""
+        t = (now or utc_now()).timestamp()
         key = (str(session.get_bind().engine.url), origin, horizon)
         version = capacity_version(session)
         with self._lock:
             for k in [k for k in self._entries if k[1] != origin]:
                 del self._entries[k]  # yesterday's origin is never used again
             entry = self._entries.get(key)
-            stale = entry is None or (now - entry.loaded_at).total_seconds() > MAX_AGE_S
-            old = None if entry is None else entry.version
-        if stale or old is None:
-            entry = _Entry(version, now, {})
-        elif old != version:
+            if entry is None:
+                entry = self._entries[key] = _Entry(version, {})
+            old = entry.version
+        if old != version:
             changed = changed_resources(session, old, version)
             with self._lock:
-                assert entry is not None
                 for rid in changed:
                     entry.resources.pop(rid, None)
-                entry.version = version
-        assert entry is not None
+                if entry.version == old:
+                    entry.version = version
+        out: dict[int, ResourceCapacity] = {}
+        missing: list[int] = []
         with self._lock:
-            if stale:
-                self._entries[key] = entry
-            missing = [r for r in capacities if r not in entry.resources]
+            have, expires = entry.resources, entry.expires
+            for r in capacities:
+                cap = have.get(r)
+                if cap is None or expires[r] <= t:
+                    missing.append(r)
+                else:
+                    out[r] = cap
         if missing:
             loaded = _load(session, missing, capacities, origin, horizon)
             with self._lock:
                 entry.resources.update(loaded)
-        return {r: entry.resources[r] for r in capacities}
+                for rid in loaded:
+                    entry.expires[rid] = t + _lifetime(rid)
+            out.update(loaded)
+        return out
+
+
+def _epoch_ms(dialect: str, col: Any) -> Any:
+    """SQL for ``col`` as integer milliseconds since the Unix epoch, computed by the database
+    (so loading thousands of rows builds no datetime objects)."""
+    if dialect == "postgresql":
+        return cast(func.round(extract("epoch", col) * 1000), BigInteger)
+    return cast(func.round((func.julianday(col) - 2440587.5) * 86_400_000.0), Integer)
+
+
+def _id_filter(dialect: str, col: Any, ids: Sequence[int]) -> Any:
+    """``col`` in ``ids`` with ONE bound parameter however many ids (an array on PostgreSQL,
+    a JSON list read by ``json_each`` on SQLite): the SQL text never grows with the list."""
+    if dialect == "postgresql":
+        return col == any_(bindparam("ids", list(ids), type_=ARRAY(Integer)))
+    values = select(literal_column("value")).select_from(
+        func.json_each(bindparam("ids", json.dumps(list(ids))))
+    )
+    return col.in_(values.scalar_subquery())
 
 
 def _load(
@@ -347,31 +395,52 @@ def _load(
     origin: datetime,
     horizon: int,
 ) -> dict[int, ResourceCapacity]:
+    """Windows and bookings of ``resource_ids`` in the horizon as one-resource indexes: two
+    queries per chunk of ids; instants arrive as integer epoch milliseconds."""
+    dialect = session.get_bind().dialect.name
     end = from_minutes(origin, horizon)
+    o_ms = round(origin.timestamp() * 1000)
     windows: dict[int, list[tuple[int, int]]] = {r: [] for r in resource_ids}
     bookings: dict[int, list[tuple[int, int]]] = {r: [] for r in resource_ids}
-    for chunk in _chunks(resource_ids):
+    big = dialect in ("postgresql", "sqlite")
+    for chunk in _chunks(resource_ids, 50_000 if big else _CHUNK):
+        w_ids = (
+            _id_filter(dialect, CalendarWindow.resource_id, chunk)
+            if big
+            else CalendarWindow.resource_id.in_(chunk)
+        )
         for rid, s, e in session.execute(
-            select(CalendarWindow.resource_id, CalendarWindow.start_at, CalendarWindow.end_at)
-            .where(
-                CalendarWindow.resource_id.in_(chunk),
-                CalendarWindow.end_at > origin,
-                CalendarWindow.start_at < end,
+            select(
+                CalendarWindow.resource_id,
+                _epoch_ms(dialect, CalendarWindow.start_at),
+                _epoch_ms(dialect, CalendarWindow.end_at),
             )
+            .where(w_ids, CalendarWindow.end_at > origin, CalendarWindow.start_at < end)
             .order_by(CalendarWindow.resource_id, CalendarWindow.start_at)
         ):
-            a, b = max(0, to_minutes(origin, s, up=True)), min(horizon, to_minutes(origin, e))
+            a = max(0, -((o_ms - s) // 60_000))  # rounded up
+            b = min(horizon, (e - o_ms) // 60_000)  # rounded down
             if b > a:
                 windows[rid].append((a, b))
+        b_ids = (
+            _id_filter(dialect, Booking.resource_id, chunk)
+            if big
+            else Booking.resource_id.in_(chunk)
+        )
         for rid, s, e in session.execute(
-            select(Booking.resource_id, Booking.start_at, Booking.end_at).where(
-                Booking.resource_id.in_(chunk),
+            select(
+                Booking.resource_id,
+                _epoch_ms(dialect, Booking.start_at),
+                _epoch_ms(dialect, Booking.end_at),
+            ).where(
+                b_ids,
                 Booking.status != "cancelled",
                 Booking.end_at > origin,
                 Booking.start_at < end,
             )
         ):
-            a, b = max(0, to_minutes(origin, s)), min(horizon, to_minutes(origin, e, up=True))
+            a = max(0, (s - o_ms) // 60_000)  # rounded down
+            b = min(horizon, -((o_ms - e) // 60_000))  # rounded up
             if b > a:
                 bookings[rid].append((a, b))
     out = {}
@@ -393,9 +462,9 @@ def _load(
     return out
 
 
-def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
-    for i in range(0, len(ids), _CHUNK):
-        yield ids[i : i + _CHUNK]
+def _chunks(ids: Sequence[int], size: int = _CHUNK) -> Iterable[Sequence[int]]:
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size]
 
 
 CACHE = CapacityCache()
