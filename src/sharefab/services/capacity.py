@@ -212,6 +212,20 @@ class ResourceCapacity:
     capacity: int
     index: FreeIndex
     free: tuple[tuple[list[int], list[int]], ...] = ()
+    #: Memo of :meth:`earliest_end` by ``(release, duration, resumable)``; it lives as long as
+    #: this object, which the cache replaces whenever the resource's capacity changes.
+    ends: dict[tuple[int, int, bool], int] = field(default_factory=dict)
+
+    def cached_end(self, release: int, duration: int, resumable: bool) -> int:
+        """:meth:`earliest_end`, memoised (repeated quotes and the fresh quote after a
+        refused accept ask the same questions within the same minute)."""
+        key = (release, duration, resumable)
+        end = self.ends.get(key)
+        if end is None:
+            if len(self.ends) >= 512:
+                self.ends.clear()
+            end = self.ends[key] = self.earliest_end(release, duration, resumable)
+        return end
 
     def earliest_end(self, release: int, duration: int, resumable: bool) -> int:
         """Earliest end of a lot of ``duration`` starting at or after ``release`` on any unit

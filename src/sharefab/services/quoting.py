@@ -5,7 +5,8 @@ Steps (:func:`compute_quote`, one transaction, nothing booked):
 1. **Candidates** per operation (:func:`sharefab.services.capacity.find_candidates`), minus
    providers below the RFQ's minimum credit (scores from :mod:`sharefab.services.credit`).
 2. **Capacity** of every candidate from the per-process cache (windows minus bookings).
-3. **Shortlist** per operation: the :data:`SHORTLIST` resources finishing the operation
+3. **Shortlist** per operation (:mod:`sharefab.services.quote_shortlist`, memoised while
+   capacity and credit are unchanged): the ``SHORTLIST`` resources finishing the operation
    earliest on their own, the cheapest, and the most credit-worthy (so the plan search stays
    small whatever the catalogue size).
 4. **Plans**: :func:`sharefab.scheduling.quote.insert_job` on one index of the shortlisted
@@ -28,7 +29,6 @@ weeks past the due date (weekly buckets, 21 to 120 days).
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -53,6 +53,7 @@ from sharefab.services.capacity import (
 from sharefab.services.common import transaction
 from sharefab.services.credit import credit_scores
 from sharefab.services.errors import NotFound
+from sharefab.services.quote_shortlist import score_operation, shortlist
 from sharefab.services.rfqs import own_rfq
 from sharefab.services.transport import transport_leg
 from sharefab.storage.market_models import Quote, QuoteOption, Rfq, RfqOperation
@@ -61,7 +62,6 @@ from sharefab.storage.types import utc_now
 
 LEAD_TIME = timedelta(hours=2)
 VALIDITY = QuoteValidity(ttl=timedelta(minutes=15), start_margin=timedelta(hours=1))
-SHORTLIST = 6
 RELIABILITY_MINUTES_PER_POINT = 6.0
 MAX_LOTS = 3
 SINGLE_PROVIDER_PLANS = 2
@@ -96,56 +96,31 @@ class _Context:
     single_orgs: list[int] = field(default_factory=list)
 
 
-def _shortlist(ctx: _Context, capacity: dict[int, Any]) -> list[list[Candidate]]:
-    """Per operation the few resources worth planning with (see the module doc, step 3);
-    also picks ``ctx.single_orgs``, the providers offered as single-provider plans.
-
-    This loop runs once per candidate (thousands on a large catalogue), so it works on plain
-    values: the same duration and price as :func:`duration_minutes` and :func:`price_minor`.
-    """
-    Row = tuple[int, int, int, int, Candidate]  # (end, price, -credit, resource id, candidate)
-    scored_ops: list[list[Row]] = []
-    release, credit = ctx.release, ctx.credit
+def _shortlist(ctx: _Context, capacity: dict[int, Any], db: str) -> list[list[Candidate]]:
+    """Per operation the few resources worth planning with (see the module doc, step 3, and
+    :mod:`sharefab.services.quote_shortlist`); also picks ``ctx.single_orgs``, the providers
+    offered as single-provider plans. ``db`` names the database (for the memo)."""
+    scored_ops = []
     for op, cands in zip(ctx.ops, ctx.cands, strict=True):
-        setup, work, resumable = op.setup_minutes, op.quantity * op.unit_minutes, op.resumable
-        scored: list[Row] = []
-        for c in cands:
-            d = setup + math.ceil(work / c.speed_factor)
-            e = capacity[c.resource_id].earliest_end(release, d, resumable)
-            if e >= 0:
-                price = c.setup_cost_minor + math.ceil(c.hourly_rate_minor * d / 60)
-                scored.append((e, price, -credit[c.org_id], c.resource_id, c))
-        if not scored:
+        key = (op.capability, repr(sorted(op.attributes.items())), ctx.rfq.currency)
+        scored = score_operation(
+            db,
+            key,
+            cands,
+            capacity,
+            ctx.credit,
+            ctx.release,
+            op.setup_minutes,
+            op.quantity * op.unit_minutes,
+            op.resumable,
+        )
+        if not scored.rows:
             ctx.diagnosis.append(
                 f"operation {op.position} {op.name!r}: no candidate has a free window long "
                 "enough before the horizon"
             )
         scored_ops.append(scored)
-    # Providers able to run every operation alone: most credit-worthy, then fastest, first.
-    slowest_op_end: dict[int, int] = {}
-    common: set[int] | None = None
-    for scored in scored_ops:
-        first: dict[int, int] = {}
-        for row in scored:
-            org = row[4].org_id
-            if org not in first or row[0] < first[org]:
-                first[org] = row[0]
-        common = set(first) if common is None else common & set(first)
-        for org, end in first.items():
-            slowest_op_end[org] = max(slowest_op_end.get(org, 0), end)
-    ctx.single_orgs = sorted(common or (), key=lambda o: (-credit[o], slowest_op_end[o], o))[
-        :SINGLE_PROVIDER_PLANS
-    ]
-    out = []
-    for scored in scored_ops:
-        picked: dict[int, Candidate] = {}
-        for key in (0, 1, 2):
-            for row in heapq.nsmallest(SHORTLIST, scored, key=lambda r, k=key: (r[k], r[0], r[3])):
-                picked[row[3]] = row[4]
-        for org in ctx.single_orgs:  # each single provider's two best resources
-            for row in heapq.nsmallest(2, (r for r in scored if r[4].org_id == org)):
-                picked.setdefault(row[3], row[4])
-        out.append(sorted(picked.values(), key=lambda c: c.resource_id))
+    out, ctx.single_orgs = shortlist(scored_ops, ctx.credit, SINGLE_PROVIDER_PLANS)
     return out
 
 
@@ -375,7 +350,7 @@ def _compute(session: Session, rfq: Rfq, now: datetime) -> Quote:
         horizon = horizon_minutes(origin, rfq.due_at)
         caps = {c.resource_id: c.capacity for cands in ctx.cands for c in cands}
         capacity = CACHE.get(session, caps, origin, horizon, now)
-        short = _shortlist(ctx, capacity)
+        short = _shortlist(ctx, capacity, str(session.get_bind().engine.url))
         if all(short):
             seen: set[tuple[Any, ...]] = set()
             for key, (result, pool) in _plans(ctx, short, capacity).items():
