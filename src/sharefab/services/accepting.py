@@ -14,7 +14,10 @@
    the lot's start, and its end for non-resumable operations) and booked with
    :func:`sharefab.storage.bookings.insert_booking`. Any conflict rolls the whole transaction
    back (no partial booking), computes a fresh quote for the RFQ in a new transaction and
-   raises :class:`SlotTaken` (409) naming it.
+   raises :class:`SlotTaken` (409) naming it. A lot whose every unit visibly holds an
+   overlapping committed booking is refused the same way before the write transaction starts
+   (one read per lot, no resource lock, nothing written), which is what most losers of a race
+   get; the write transaction re-checks everything for the rest.
 4. The order (state ``scheduled`` via ``quoted -> accepted`` by the buyer and
    ``accepted -> scheduled`` by the system, since every slot is booked), one work order per
    lot, and the escrow transaction (buyer payment -> escrow) are written with the bookings.
@@ -27,7 +30,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -50,7 +53,7 @@ from sharefab.storage.market_models import (
     RfqOperation,
     WorkOrder,
 )
-from sharefab.storage.models import CalendarWindow, Resource, User
+from sharefab.storage.models import Booking, CalendarWindow, Resource, User
 from sharefab.storage.types import utc_now
 
 
@@ -92,23 +95,63 @@ def _replay(row: IdempotencyKey, digest: str) -> tuple[int, dict[str, Any]]:
 
 
 def _slot_problem(session: Session, lot: dict[str, Any]) -> str | None:
-    """Why ``lot`` can no longer be booked as planned (``None`` when it still can)."""
+    """Why ``lot`` can no longer be booked as planned (``None`` when it still can); one query."""
     rid = int(lot["resource_id"])
     start = datetime.fromisoformat(lot["start_at"])
-    public = session.scalar(select(Resource.is_public).where(Resource.id == rid))
-    if not public:
-        return f"resource {rid} is no longer offered"
-    covered = session.scalar(
+    covered = (
         select(CalendarWindow.id)
         .where(
             CalendarWindow.resource_id == rid,
             CalendarWindow.start_at <= start,
             CalendarWindow.end_at > start,
         )
-        .limit(1)
+        .exists()
     )
-    if covered is None:
+    row = session.execute(select(Resource.is_public, covered).where(Resource.id == rid)).first()
+    if row is None or not row[0]:
+        return f"resource {rid} is no longer offered"
+    if not row[1]:
         return f"resource {rid} no longer publishes a window at {start.isoformat()}"
+    return None
+
+
+def _booked_meanwhile(session: Session, lots: list[dict[str, Any]]) -> _Taken | None:
+    """A lot whose every unit already holds a committed, non-cancelled booking overlapping it
+    (so booking it must fail), checked before the write transaction: a loser of a race is
+    refused without taking the resource's lock. One query per lot; ``None`` when no lot is
+    visibly taken (the write transaction still re-checks everything)."""
+    for lot in lots:
+        rid = int(lot["resource_id"])
+        start = datetime.fromisoformat(lot["start_at"])
+        end = datetime.fromisoformat(lot["end_at"])
+        overlap = (
+            Booking.resource_id == rid,
+            Booking.status != "cancelled",
+            Booking.start_at < end,
+            Booking.end_at > start,
+        )
+        row = session.execute(
+            select(
+                Resource.capacity,
+                select(func.count(distinct(Booking.unit))).where(*overlap).scalar_subquery(),
+                select(func.min(Booking.id)).where(*overlap).scalar_subquery(),
+            ).where(Resource.id == rid)
+        ).first()
+        if row is None:
+            continue  # the write transaction reports the missing resource
+        capacity, units, first = row
+        if units >= capacity:
+            return _Taken(
+                f"resource {rid} was booked meanwhile for [{start.isoformat()}, {end.isoformat()})",
+                [
+                    {
+                        "resource_id": rid,
+                        "booking_id": first,
+                        "start_at": lot["start_at"],
+                        "end_at": lot["end_at"],
+                    }
+                ],
+            )
     return None
 
 
@@ -150,8 +193,11 @@ def accept_quote(
             quote.rfq_id,
         )
     rfq_id = quote.rfq_id
+    visibly_taken = _booked_meanwhile(session, option.plan["lots"])
     session.rollback()  # end the read transaction; the write transaction starts below
     try:
+        if visibly_taken is not None:
+            raise visibly_taken
         status, body = _book(session, actor, quote_id, option_id, idempotency_key, digest, now)
     except _Taken as taken_exc:
         if idempotency_key is not None:  # a concurrent retry with this key may have won
