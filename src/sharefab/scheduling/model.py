@@ -198,12 +198,8 @@ class ProblemData:
     def __post_init__(self) -> None:
         for name in ("jobs", "resources", "operations", "precedences"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
-        object.__setattr__(
-            self, "transport_time", tuple(tuple(r) for r in self.transport_time)
-        )
-        object.__setattr__(
-            self, "transport_cost", tuple(tuple(r) for r in self.transport_cost)
-        )
+        object.__setattr__(self, "transport_time", tuple(tuple(r) for r in self.transport_time))
+        object.__setattr__(self, "transport_cost", tuple(tuple(r) for r in self.transport_cost))
         self._validate()
 
     def _validate(self) -> None:
