@@ -215,6 +215,8 @@ class ResourceCapacity:
     #: Memo of :meth:`earliest_end` by ``(release, duration, resumable)``; it lives as long as
     #: this object, which the cache replaces whenever the resource's capacity changes.
     ends: dict[tuple[int, int, bool], int] = field(default_factory=dict)
+    #: The windows as read (before merging), to tell whether a reload changed anything.
+    raw_windows: tuple[tuple[int, int], ...] = ()
 
     def cached_end(self, release: int, duration: int, resumable: bool) -> int:
         """:meth:`earliest_end`, memoised (repeated quotes and the fresh quote after a
@@ -365,16 +367,20 @@ class CapacityCache:
                     entry.version = version
         out: dict[int, ResourceCapacity] = {}
         missing: list[int] = []
+        expired: dict[int, ResourceCapacity] = {}
         with self._lock:
             have, expires = entry.resources, entry.expires
             for r in capacities:
                 cap = have.get(r)
-                if cap is None or expires[r] <= t:
+                if cap is None:
                     missing.append(r)
+                elif expires[r] <= t:
+                    missing.append(r)
+                    expired[r] = cap
                 else:
                     out[r] = cap
         if missing:
-            loaded = _load(session, missing, capacities, origin, horizon)
+            loaded = _load(session, missing, capacities, origin, horizon, expired)
             with self._lock:
                 entry.resources.update(loaded)
                 for rid in loaded:
@@ -408,9 +414,13 @@ def _load(
     capacities: dict[int, int],
     origin: datetime,
     horizon: int,
+    previous: dict[int, ResourceCapacity] | None = None,
 ) -> dict[int, ResourceCapacity]:
     """Windows and bookings of ``resource_ids`` in the horizon as one-resource indexes: two
-    queries per chunk of ids; instants arrive as integer epoch milliseconds."""
+    queries per chunk of ids; instants arrive as integer epoch milliseconds. A resource whose
+    ``previous`` capacity reads back unchanged keeps that very object (no index rebuilt, and
+    memos keyed on it stay valid)."""
+    previous = previous or {}
     dialect = session.get_bind().dialect.name
     end = from_minutes(origin, horizon)
     o_ms = round(origin.timestamp() * 1000)
@@ -459,6 +469,15 @@ def _load(
                 bookings[rid].append((a, b))
     out = {}
     for rid in resource_ids:
+        prev = previous.get(rid)
+        if (
+            prev is not None
+            and prev.capacity == capacities[rid]
+            and prev.raw_windows == tuple(windows[rid])
+            and prev.bookings == tuple(sorted(bookings[rid]))
+        ):
+            out[rid] = prev
+            continue
         res = PlanResource(
             str(rid),
             capacities[rid],
@@ -471,7 +490,12 @@ def _load(
             ([a for a, _ in index.free(u)], [b for _, b in index.free(u)]) for u in index.units(0)
         )
         out[rid] = ResourceCapacity(
-            res.windows or (), tuple(sorted(bookings[rid])), capacities[rid], index, free
+            res.windows or (),
+            tuple(sorted(bookings[rid])),
+            capacities[rid],
+            index,
+            free,
+            raw_windows=tuple(windows[rid]),
         )
     return out
 
