@@ -1,6 +1,7 @@
 """Candidate resources and their free capacity, loaded for quoting with few queries and cached.
 
-* :func:`find_candidates` — one SQL join per requested capability selects the public resources
+* :func:`find_candidates` (in :mod:`sharefab.services.candidates`, re-exported here) — one
+  SQL join per requested capability selects the public resources
   of provider organizations whose capability is the requested one or a descendant (the
   taxonomy's subsumption), in the RFQ's currency, other than the buyer's own; attribute values
   are then checked with one prepared :meth:`Taxonomy.matcher` per operation.
@@ -48,142 +49,23 @@ from sqlalchemy.orm import Session
 from sharefab.scheduling.index import FreeIndex
 from sharefab.scheduling.model import Booking as PlanBooking
 from sharefab.scheduling.model import Resource as PlanResource
-from sharefab.services.resources import taxonomy
+from sharefab.services.candidates import CATALOGUE_MAX_AGE_S as CATALOGUE_MAX_AGE_S
+from sharefab.services.candidates import Candidate as Candidate
+from sharefab.services.candidates import catalogue_version as catalogue_version
+from sharefab.services.candidates import clear_candidates
+from sharefab.services.candidates import find_candidates as find_candidates
 from sharefab.storage.market_models import OrderEvent, WorkOrder
 from sharefab.storage.models import (
     Booking,
     CalendarWindow,
-    Organization,
     Resource,
     ResourceCapability,
-    Site,
 )
 from sharefab.storage.types import utc_now
 
 #: Cached capacity is reloaded at least this often (seconds).
 MAX_AGE_S = 60.0
-#: Cached candidate lists are reloaded at least this often (seconds).
-CATALOGUE_MAX_AGE_S = 30.0
 _CHUNK = 900
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """A public resource able to run one operation, with what pricing and transport need."""
-
-    resource_id: int
-    org_id: int
-    org_roles: tuple[str, ...]
-    site_id: int
-    lat: float | None
-    lon: float | None
-    hourly_rate_minor: int
-    setup_cost_minor: int
-    speed_factor: float
-    capacity: int
-    code: str
-
-
-def catalogue_version(session: Session) -> tuple[int, int]:
-    """``(max resource id, max resource capability id)``: grows with every new offer."""
-    row = session.execute(
-        select(
-            select(func.coalesce(func.max(Resource.id), 0)).scalar_subquery(),
-            select(func.coalesce(func.max(ResourceCapability.id), 0)).scalar_subquery(),
-        )
-    ).one()
-    return int(row[0]), int(row[1])
-
-
-_candidates_lock = threading.Lock()
-_candidates: dict[tuple[str, str, str, str], tuple[tuple[int, int], datetime, list[Candidate]]] = {}
-
-
-def find_candidates(
-    session: Session,
-    capability: str,
-    attributes: dict[str, Any],
-    *,
-    currency: str,
-    exclude_org: int | None,
-) -> list[Candidate]:
-    """Public resources of provider organizations able to run ``capability`` with
-    ``attributes`` and priced in ``currency`` (one row per resource).
-
-    Cached per process by request and :func:`catalogue_version` (new resources and
-    capabilities show at once); edits of existing resources (rates, going private) show
-    within :data:`CATALOGUE_MAX_AGE_S` seconds, and accepting re-checks that a resource is
-    still public.
-    """
-    key = (
-        str(session.get_bind().engine.url),
-        capability,
-        json.dumps(attributes, sort_keys=True, default=str),
-        currency,
-    )
-    version = catalogue_version(session)
-    now = utc_now()
-    with _candidates_lock:
-        hit = _candidates.get(key)
-    if hit is None or hit[0] != version or (now - hit[1]).total_seconds() > CATALOGUE_MAX_AGE_S:
-        found = _query_candidates(session, capability, attributes, currency)
-        with _candidates_lock:
-            if len(_candidates) > 4096:
-                _candidates.clear()
-            _candidates[key] = (version, now, found)
-    else:
-        found = hit[2]
-    return [c for c in found if c.org_id != exclude_org]
-
-
-def clear_candidates() -> None:
-    """Forget cached candidate lists."""
-    with _candidates_lock:
-        _candidates.clear()
-
-
-def _query_candidates(
-    session: Session, capability: str, attributes: dict[str, Any], currency: str
-) -> list[Candidate]:
-    tax = taxonomy()
-    check = tax.matcher(capability, attributes)
-    codes = tax.descendants(capability)
-    stmt = (
-        select(
-            ResourceCapability.resource_id,
-            ResourceCapability.code,
-            ResourceCapability.attributes,
-            Resource.org_id,
-            Organization.roles,
-            Resource.site_id,
-            Site.lat,
-            Site.lon,
-            Resource.hourly_rate_minor,
-            Resource.setup_cost_minor,
-            Resource.speed_factor,
-            Resource.capacity,
-        )
-        .join(Resource, Resource.id == ResourceCapability.resource_id)
-        .join(Site, Site.id == Resource.site_id)
-        .join(Organization, Organization.id == Resource.org_id)
-        .where(
-            ResourceCapability.code.in_(codes),
-            Resource.is_public.is_(True),
-            Resource.currency == currency,
-        )
-    )
-    out: dict[int, Candidate] = {}
-    for rid, code, attrs, org, roles, site, lat, lon, rate, setup, speed, cap in session.execute(
-        stmt
-    ):
-        if rid in out or "provider" not in (roles or ()):
-            continue
-        if not check(code, attrs):
-            continue
-        out[rid] = Candidate(
-            rid, org, tuple(roles or ()), site, lat, lon, rate, setup, speed, cap, code
-        )
-    return sorted(out.values(), key=lambda c: c.resource_id)
 
 
 def day_origin(now: datetime) -> datetime:
@@ -273,6 +155,25 @@ def capacity_version(session: Session) -> tuple[int, int, int]:
     return int(row[0]), int(row[1]), int(row[2])
 
 
+def versions(session: Session) -> tuple[tuple[int, int], tuple[int, int, int]]:
+    """:func:`catalogue_version` and :func:`capacity_version` in one round trip."""
+    row = session.execute(
+        select(
+            *(
+                select(func.coalesce(func.max(col), 0)).scalar_subquery()
+                for col in (
+                    Resource.id,
+                    ResourceCapability.id,
+                    Booking.id,
+                    CalendarWindow.id,
+                    OrderEvent.id,
+                )
+            )
+        )
+    ).one()
+    return (int(row[0]), int(row[1])), (int(row[2]), int(row[3]), int(row[4]))
+
+
 def changed_resources(
     session: Session, old: tuple[int, int, int], new: tuple[int, int, int]
 ) -> set[int]:
@@ -344,13 +245,15 @@ class CapacityCache:
         origin: datetime,
         horizon: int,
         now: datetime | None = None,
+        version: tuple[int, int, int] | None = None,
     ) -> dict[int, ResourceCapacity]:
         """Capacity of each resource in ``capacities`` (id -> parallel units) over
         ``[origin, origin + horizon minutes)``, loading only what is not cached, was touched
         since the cached capacity version, or is older than its lifetime (:func:`_lifetime`)."""
         t = (now or utc_now()).timestamp()
         key = (str(session.get_bind().engine.url), origin, horizon)
-        version = capacity_version(session)
+        if version is None:
+            version = capacity_version(session)
         with self._lock:
             for k in [k for k in self._entries if k[1] != origin]:
                 del self._entries[k]  # yesterday's origin is never used again

@@ -49,6 +49,7 @@ from sharefab.services.capacity import (
     find_candidates,
     from_minutes,
     to_minutes,
+    versions,
 )
 from sharefab.services.common import transaction
 from sharefab.services.credit import credit_scores
@@ -317,6 +318,7 @@ def _compute(session: Session, rfq: Rfq, now: datetime) -> Quote:
         {},
         [],
     )
+    catalogue, capacity_version = versions(session)
     for op in ops:
         ctx.cands.append(
             find_candidates(
@@ -325,6 +327,7 @@ def _compute(session: Session, rfq: Rfq, now: datetime) -> Quote:
                 op.attributes,
                 currency=rfq.currency,
                 exclude_org=rfq.buyer_org_id,
+                version=catalogue,
             )
         )
     orgs = {c.org_id: c.org_roles for cands in ctx.cands for c in cands}
@@ -349,7 +352,7 @@ def _compute(session: Session, rfq: Rfq, now: datetime) -> Quote:
     if all(ctx.cands):
         horizon = horizon_minutes(origin, rfq.due_at)
         caps = {c.resource_id: c.capacity for cands in ctx.cands for c in cands}
-        capacity = CACHE.get(session, caps, origin, horizon, now)
+        capacity = CACHE.get(session, caps, origin, horizon, now, capacity_version)
         short = _shortlist(ctx, capacity, str(session.get_bind().engine.url))
         if all(short):
             seen: set[tuple[Any, ...]] = set()
