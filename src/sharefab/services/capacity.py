@@ -231,6 +231,7 @@ class CapacityCache:
             for entry in self._entries.values():
                 for rid in ids:
                     entry.resources.pop(rid, None)
+                    entry.expires.pop(rid, None)
 
     def clear(self) -> None:
         """Forget everything, candidate lists too (tests, or after bulk changes)."""
@@ -266,30 +267,26 @@ class CapacityCache:
             with self._lock:
                 for rid in changed:
                     entry.resources.pop(rid, None)
+                    entry.expires.pop(rid, None)
                 if entry.version == old:
                     entry.version = version
-        out: dict[int, ResourceCapacity] = {}
-        missing: list[int] = []
-        expired: dict[int, ResourceCapacity] = {}
         with self._lock:
             have, expires = entry.resources, entry.expires
-            for r in capacities:
-                cap = have.get(r)
-                if cap is None:
-                    missing.append(r)
-                elif expires[r] <= t:
-                    missing.append(r)
-                    expired[r] = cap
-                else:
-                    out[r] = cap
-        if missing:
-            loaded = _load(session, missing, capacities, origin, horizon, expired)
+            # a resource is absent from ``expires`` exactly when it is not cached
+            due = [r for r in capacities if expires.get(r, 0.0) <= t]
+            expired = {r: have[r] for r in due if r in have}
+        if due:
+            loaded = _load(session, due, capacities, origin, horizon, expired)
             with self._lock:
-                entry.resources.update(loaded)
+                have.update(loaded)
                 for rid in loaded:
-                    entry.expires[rid] = t + _lifetime(rid)
-            out.update(loaded)
-        return out
+                    expires[rid] = t + _lifetime(rid)
+        with self._lock:
+            try:
+                return dict(zip(capacities, map(have.__getitem__, capacities), strict=True))
+            except KeyError:  # invalidated meanwhile by another thread: load it again
+                pass
+        return self.get(session, capacities, origin, horizon, now, version)
 
 
 def _epoch_ms(dialect: str, col: Any) -> Any:
