@@ -7,11 +7,12 @@ Methods:
 * ``"lns"`` — large-neighbourhood search from the heuristic's plan (or the hint);
 * ``"auto"`` — ShareFab's best: the best of the constructive heuristic and randomised list
   scheduling as warm start, then CP-SAT hinted with it (it proves bounds and often
-  optimality) for 90% of the time on small or nearly rigid problems and half of it on large
-  flexible ones (:data:`CPSAT_SHARE`), then LNS from the best plan for the rest (or, with
-  :data:`PORTFOLIO`, both side by side on a shared incumbent). Stops early once the plan
-  reaches a proven lower bound. When building the full model would not fit the time limit
-  (large clusters, see :data:`BUILD_RATE`), LNS runs in its frozen mode from the warm start.
+  optimality) for 90% of the time on small (at most :data:`LARGE` operations) or nearly
+  rigid problems and half of it on larger flexible ones (:data:`CPSAT_SHARE`), then LNS from
+  the best plan for the rest (or, with :data:`PORTFOLIO`, both side by side on a shared
+  incumbent). Stops early once the plan reaches a proven lower bound. When building the full
+  model would not fit the time limit (large clusters, see :data:`BUILD_RATE`), LNS runs in
+  its frozen mode from the warm start.
 
 Infeasibility is a status with a diagnosis, never an exception; bad arguments raise
 ``ValueError``.
@@ -55,10 +56,13 @@ PORTFOLIO = False
 #: problem shape. Measured side by side on the FJSP families: on nearly rigid problems (fewer
 #: than :data:`~sharefab.scheduling.cpsat.model.FLEXIBLE` modes per operation) and on problems
 #: of up to :data:`LARGE` operations, CP-SAT continuing beats LNS; on larger flexible ones LNS
-#: pays off.
+#: pays off. Measured side by side at 10 s, 2 workers, seeds 0 and 1: with 200 instead of 250,
+#: Brandimarte mk10 (240 operations) reached 218-222 instead of 220-225 over three sessions;
+#: mk09, mk13 and Hurink vdata la38 were unchanged. With 100, mk10 gained as much but mk06
+#: (150 operations) lost (65/63 vs 61/63), so smaller problems keep CP-SAT.
 CPSAT_SHARE = 0.9
 CPSAT_SHARE_LARGE = 0.5
-LARGE = 250
+LARGE = 200
 #: Share of the time limit (at most one second) the warm start gets on small problems.
 WARM_SHARE = 0.05
 #: Share of the time limit the warm start may take on problems of more than :data:`LARGE`
