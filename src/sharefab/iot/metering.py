@@ -8,8 +8,9 @@ replaced or rebooted without memory): the increment after a reset is the new val
 as in Prometheus' ``increase()``. Messages are ordered by timestamp, then message id.
 
 Ledger postings: :func:`sharefab.domain.ledger_flows.usage_charge` builds the balanced
-transaction (buyer wallet -> provider payable + platform fee) for a statement; the storage
-layer has no ledger tables yet, so the transaction is returned to the caller, not persisted.
+transaction (buyer wallet -> provider payable + platform fee). :func:`ledger_transaction`
+builds it for a whole statement without storing it; :func:`bill_usage` bills one
+booking and stores the transaction through :func:`sharefab.services.ledger.post_transaction`.
 """
 
 from __future__ import annotations
@@ -21,12 +22,15 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import case, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sharefab.domain.ledger import Transaction
 from sharefab.domain.ledger_flows import UsageLine, usage_charge, usage_lines_from_terms
-from sharefab.services.common import transaction
-from sharefab.services.errors import InvalidInput, NotFound
+from sharefab.services.common import require_role, transaction
+from sharefab.services.errors import Conflict, InvalidInput, NotFound
+from sharefab.services.ledger import post_transaction
+from sharefab.storage.market_models import LedgerTransaction, Order
 from sharefab.storage.models import Booking, Resource, User
 from sharefab.storage.telemetry_models import Telemetry, UsageRecord
 from sharefab.storage.types import utc_now
@@ -135,23 +139,31 @@ def meter_booking(session: Session, actor: User | None, booking_id: int) -> Usag
     resource = session.get(Resource, booking.resource_id)
     assert resource is not None
     with transaction(session):
-        usage = counter_usage(session, booking.resource_id, booking.start_at, booking.end_at)
-        lines = invoice_lines(resource.lease_terms, usage)
-        record = session.scalar(select(UsageRecord).where(UsageRecord.booking_id == booking.id))
-        if record is None:
-            record = UsageRecord(booking_id=booking.id, resource_id=booking.resource_id)
-            session.add(record)
-        record.order_ref = booking.order_ref
-        record.run_seconds = usage.run_seconds
-        record.spindle_seconds = usage.spindle_seconds
-        record.cycles = usage.cycles
-        record.energy_wh = usage.energy_wh
-        record.currency = resource.currency
-        record.lines = [_line_dict(line, resource.currency) for line in lines]
-        record.amount_minor = sum(line.amount_minor for line in lines)
-        record.computed_at = utc_now()
-        session.flush()
+        record, _ = _store_record(session, booking, resource)
     return record
+
+
+def _store_record(
+    session: Session, booking: Booking, resource: Resource
+) -> tuple[UsageRecord, list[UsageLine]]:
+    """Meter ``booking`` and store or refresh its usage record (caller's transaction)."""
+    usage = counter_usage(session, booking.resource_id, booking.start_at, booking.end_at)
+    lines = invoice_lines(resource.lease_terms, usage)
+    record = session.scalar(select(UsageRecord).where(UsageRecord.booking_id == booking.id))
+    if record is None:
+        record = UsageRecord(booking_id=booking.id, resource_id=booking.resource_id)
+        session.add(record)
+    record.order_ref = booking.order_ref
+    record.run_seconds = usage.run_seconds
+    record.spindle_seconds = usage.spindle_seconds
+    record.cycles = usage.cycles
+    record.energy_wh = usage.energy_wh
+    record.currency = resource.currency
+    record.lines = [_line_dict(line, resource.currency) for line in lines]
+    record.amount_minor = sum(line.amount_minor for line in lines)
+    record.computed_at = utc_now()
+    session.flush()
+    return record, lines
 
 
 def resource_usage(
@@ -206,7 +218,8 @@ def ledger_transaction(
     at: datetime | None = None,
 ) -> Transaction | None:
     """The balanced usage-billing transaction for a single-currency statement (``None`` when
-    nothing is billable). Not persisted: there are no ledger tables yet."""
+    nothing is billable), not stored: :func:`bill_usage` stores one per
+    booking."""
     lines = [
         UsageLine(line["metric"], Decimal(line["quantity"]), int(line["unit_price_minor"]))
         for record in statement.records
@@ -227,3 +240,112 @@ def ledger_transaction(
         at or utc_now(),
         order_ref=statement.order_ref,
     )
+
+
+def usage_tx_id(booking_id: int) -> str:
+    """Ledger transaction id of the usage bill of booking ``booking_id`` (one per booking)."""
+    return f"usage:booking:{booking_id}"
+
+
+def billed_transactions(session: Session, booking_ids: Sequence[int]) -> dict[int, str]:
+    """Booking id -> id of the ledger transaction that billed its usage, for billed ones."""
+    if not booking_ids:
+        return {}
+    by_tx = {usage_tx_id(bid): bid for bid in booking_ids}
+    stored = session.scalars(
+        select(LedgerTransaction.tx_id).where(LedgerTransaction.tx_id.in_(list(by_tx)))
+    )
+    return {by_tx[tx_id]: tx_id for tx_id in stored}
+
+
+@dataclass(frozen=True, slots=True)
+class UsageBill:
+    """The stored usage transaction of a booking; ``created`` is False when it already was."""
+
+    booking_id: int
+    transaction: LedgerTransaction
+    created: bool
+
+
+def _existing_bill(session: Session, booking_id: int) -> LedgerTransaction | None:
+    return session.scalar(
+        select(LedgerTransaction).where(LedgerTransaction.tx_id == usage_tx_id(booking_id))
+    )
+
+
+def bill_usage(
+    session: Session,
+    actor: User | None,
+    booking_id: int,
+    *,
+    platform_fee_bps: int,
+    at: datetime | None = None,
+) -> UsageBill:
+    """Bill the metered usage of one pay-per-use booking: one balanced ledger transaction
+    (id :func:`usage_tx_id`) debiting the wallet of the buyer of the order holding the booking
+    and crediting the provider's payable (net) and the platform's fee revenue.
+
+    Only the resource owner (admin or planner) or a platform operator bills (404 for another
+    tenant's booking). Idempotent: a booking already billed returns its stored transaction and
+    posts nothing. Refused with :class:`Conflict` (409), writing nothing, when the resource is
+    not leased pay-per-use, the booking is cancelled or belongs to no marketplace order, there
+    is no billable usage, or the buyer's wallet cannot cover the charge.
+    """
+    booking = _visible_booking(session, actor, booking_id)
+    if actor is not None and not actor.is_platform_operator:
+        require_role(actor)
+    existing = _existing_bill(session, booking.id)
+    if existing is not None:
+        return UsageBill(booking.id, existing, created=False)
+    resource = session.get(Resource, booking.resource_id)
+    assert resource is not None
+    terms = resource.lease_terms or {}
+    if terms.get("model") != "pay_per_use":
+        model = terms.get("model", "none")
+        raise Conflict(
+            f"resource {resource.id} is not leased pay-per-use (lease model: {model}); "
+            "only pay-per-use usage is billed"
+        )
+    if booking.status == "cancelled":
+        raise Conflict(f"booking {booking.id} is cancelled; its usage is not billed")
+    order = (
+        session.scalar(select(Order).where(Order.ref == booking.order_ref))
+        if booking.order_ref
+        else None
+    )
+    if order is None:
+        raise Conflict(
+            f"booking {booking.id} belongs to no marketplace order "
+            f"(order reference: {booking.order_ref or 'none'}); usage is billed to the buyer "
+            "of the order holding the booking"
+        )
+    try:
+        with transaction(session):
+            _, lines = _store_record(session, booking, resource)
+            if sum(line.amount_minor for line in lines) <= 0:
+                raise Conflict(f"booking {booking.id} has no billable usage (no telemetry)")
+            tx = usage_charge(
+                f"booking {booking.id}",
+                order.buyer_org_id,
+                resource.org_id,
+                lines,
+                resource.currency,
+                platform_fee_bps,
+                at or utc_now(),
+                order_ref=order.ref,
+                tx_id=usage_tx_id(booking.id),
+            )
+            try:
+                stored = post_transaction(session, tx)
+            except Conflict as exc:
+                raise Conflict(
+                    f"{exc.detail}: the buyer's wallet cannot cover the usage charge "
+                    f"{tx.postings[0].amount_minor} {resource.currency} minor units"
+                ) from exc
+    except IntegrityError:
+        # A concurrent call billed the same booking first (unique transaction id).
+        existing = _existing_bill(session, booking.id)
+        if existing is None:
+            raise
+        return UsageBill(booking.id, existing, created=False)
+    return UsageBill(booking.id, stored, created=True)

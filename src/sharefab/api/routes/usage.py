@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime
 
-from sharefab.api.deps import CurrentUser, SessionDep
+from sharefab.api.deps import CurrentUser, SessionDep, SettingsDep
 from sharefab.api.schemas.common import PROBLEM_RESPONSES
 from sharefab.api.schemas.iot import (
     IdleSuggestions,
@@ -16,6 +16,9 @@ from sharefab.api.schemas.iot import (
     PublishSuggestions,
     ResourceUsagePublic,
     ResourceUtilisationPublic,
+    UsageBillPostingPublic,
+    UsageBillPublic,
+    UsageBillRequest,
     UsageRecordPublic,
     UsageStatementPublic,
     UtilisationPublic,
@@ -173,14 +176,60 @@ def usage_statement(
     """Usage and pay-per-use charges of every booking of ``order_ref`` on the caller's
     resources."""
     statement = metering.usage_statement(session, user, order_ref)
-    rows = [UsageRecordPublic.model_validate(r) for r in statement.records]
+    billed = metering.billed_transactions(session, [r.booking_id for r in statement.records])
+    rows = [
+        UsageRecordPublic.model_validate(r).model_copy(
+            update={"billed_by": billed.get(r.booking_id)}
+        )
+        for r in statement.records
+    ]
     return UsageStatementPublic(
         order_ref=statement.order_ref,
         totals_minor=statement.totals_minor,
         data=rows,
         count=len(rows),
         ledger_note=(
-            "ledger postings are built by sharefab.iot.metering.ledger_transaction; "
-            "they are not stored yet (no ledger tables in this release)"
+            "each pay-per-use booking is billed once by POST /api/v1/usage/bill; billed_by "
+            "names the ledger transaction that billed it (null: not billed yet)"
         ),
+    )
+
+
+@router.post("/usage/bill", status_code=status.HTTP_201_CREATED)
+def bill_usage(
+    body: UsageBillRequest,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+) -> UsageBillPublic:
+    """Bill a pay-per-use booking's metered usage (resource owner or platform operator): one
+    ledger transaction charging the buyer of the booking's order and crediting the provider.
+    201 when posted; 200 with the stored transaction when the booking was already billed."""
+    bill = metering.bill_usage(
+        session, user, body.booking_id, platform_fee_bps=settings.platform_fee_bps
+    )
+    tx = bill.transaction
+    if not bill.created:
+        response.status_code = status.HTTP_200_OK
+    debits = [p for p in tx.postings if p.amount_minor > 0]
+    mine = [
+        UsageBillPostingPublic(
+            account=p.account.name, amount_minor=p.amount_minor, currency=p.currency
+        )
+        for p in tx.postings
+        if p.account.org_id == user.org_id
+        or (user.is_platform_operator and p.account.org_id is None)
+    ]
+    return UsageBillPublic(
+        booking_id=bill.booking_id,
+        created=bill.created,
+        transaction_id=tx.tx_id,
+        kind=tx.kind,
+        memo=tx.memo,
+        at=tx.at,
+        order_ref=tx.order_ref,
+        amount_minor=sum(p.amount_minor for p in debits),
+        currency=debits[0].currency,
+        postings=mine,
     )

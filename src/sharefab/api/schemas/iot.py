@@ -127,6 +127,9 @@ class UsageRecordPublic(ORMModel):
     currency: str
     lines: list[dict[str, Any]]
     computed_at: datetime
+    billed_by: str | None = Field(
+        default=None, description="id of the ledger transaction that billed this booking's usage"
+    )
 
 
 class UsageStatementPublic(BaseModel):
@@ -153,3 +156,33 @@ class ResourceUsagePublic(BaseModel):
     lines: list[dict[str, Any]]
     amount_minor: int
     currency: str
+
+
+class UsageBillRequest(BaseModel):
+    """Which booking's usage to bill."""
+
+    booking_id: int = Field(ge=1)
+
+
+class UsageBillPostingPublic(BaseModel):
+    """A posting of the usage transaction to one of the caller's accounts (debit > 0)."""
+
+    account: str
+    amount_minor: int
+    currency: str
+
+
+class UsageBillPublic(BaseModel):
+    """The ledger transaction that bills one booking's usage (``created``: posted by this
+    call; false when the booking was already billed)."""
+
+    booking_id: int
+    created: bool
+    transaction_id: str
+    kind: str
+    memo: str
+    at: datetime
+    order_ref: str | None
+    amount_minor: int
+    currency: str
+    postings: list[UsageBillPostingPublic]
