@@ -266,7 +266,9 @@ def _book(
         session.add(order)
         session.flush()
         works = order.work_orders  # loaded (empty) now, so new work orders are listed once
-        for lot in option.plan["lots"]:
+        # Book in resource order: every accept locks resource rows in the same order, so two
+        # concurrent multi-resource accepts on PostgreSQL wait for each other, never deadlock.
+        for lot in sorted(option.plan["lots"], key=_booking_order):
             problem = _slot_problem(session, lot)
             if problem is not None:
                 raise _Taken(problem, [{"resource_id": lot["resource_id"], "reason": problem}])
@@ -349,3 +351,8 @@ def _book(
             )
             session.flush()
     return 201, body
+
+
+def _booking_order(lot: dict[str, Any]) -> tuple[int, str]:
+    """Lots sorted by resource id, then start: the lock order of an accept."""
+    return int(lot["resource_id"]), str(lot["start_at"])

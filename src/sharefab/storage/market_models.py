@@ -223,7 +223,7 @@ class Order(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
     work_orders: Mapped[list[WorkOrder]] = relationship(
-        back_populates="order", order_by="WorkOrder.id"
+        back_populates="order", order_by="[WorkOrder.position, WorkOrder.id]"
     )
     events: Mapped[list[OrderEvent]] = relationship(order_by="OrderEvent.id")
 
