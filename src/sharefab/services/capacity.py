@@ -8,22 +8,17 @@
 * :class:`CapacityCache` — per process, the published windows and the non-cancelled bookings
   of each resource in the quoting horizon, as a one-resource
   :class:`~sharefab.scheduling.index.FreeIndex` in minutes from a daily origin (midnight UTC).
-  Entries are loaded in bulk for the resources that are missing. Changes are found through
-  ``resources.capacity_version``, which database triggers set to a new platform-wide maximum
-  in every transaction that inserts, changes or deletes a booking or a calendar window of the
-  resource (any writer: the marketplace, the optimiser, an operator's raw SQL). Each quote
-  reads the maximum version (with the catalogue version, one round trip) and, when it is above
-  the cache's cursor, the ``(id, version)`` of the resources above the cursor (one indexed
-  range query, :func:`changed_resources`); a cached resource whose version differs from the
-  one it was loaded at is reloaded. PostgreSQL allocates versions when a row is written, not
-  when its transaction commits, so the cursor trails the newest version seen by
-  :data:`LAG_S` seconds: a transaction that commits within that time after writing is still
-  seen by the next quote. Each resource is also reloaded after a lifetime between
-  ``MAX_AGE_S / 2`` and :data:`MAX_AGE_S` spread by id (a last bound for a transaction that
-  stays open longer than the lag); accepting re-checks every slot anyway and a refused slot is
-  invalidated at once (:meth:`CapacityCache.invalidate`). Loading reads the versions of the
-  resources first, then two queries per batch of ids, with the ids as one array (PostgreSQL)
-  or JSON (SQLite) parameter and the instants as integer epoch milliseconds computed in SQL.
+  Entries are loaded in bulk for the resources that are missing. When the *capacity
+  version* ``(max booking id, max window id, max order event id)`` changes, only the
+  resources touched since the cached version are dropped (:func:`changed_resources`: new
+  bookings, new windows, resources of orders with new events — every booking cancellation by
+  the marketplace writes an order event in the same transaction). Each resource is reloaded
+  after a lifetime between ``MAX_AGE_S / 2`` and :data:`MAX_AGE_S` spread by id (never the
+  whole catalogue at once), which bounds what the version cannot see (a deleted window, a
+  booking whose id committed out of order); accepting re-checks every slot anyway and a
+  refused slot is invalidated at once (:meth:`CapacityCache.invalidate`). Loading runs two
+  queries per batch of ids, with the ids as one array (PostgreSQL) or JSON (SQLite)
+  parameter and the instants as integer epoch milliseconds computed in SQL.
 """
 
 from __future__ import annotations
@@ -31,7 +26,6 @@ from __future__ import annotations
 import json
 import math
 import threading
-import time
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -60,6 +54,7 @@ from sharefab.services.candidates import Candidate as Candidate
 from sharefab.services.candidates import catalogue_version as catalogue_version
 from sharefab.services.candidates import clear_candidates
 from sharefab.services.candidates import find_candidates as find_candidates
+from sharefab.storage.market_models import OrderEvent, WorkOrder
 from sharefab.storage.models import (
     Booking,
     CalendarWindow,
@@ -70,8 +65,6 @@ from sharefab.storage.types import utc_now
 
 #: Cached capacity is reloaded at least this often (seconds).
 MAX_AGE_S = 60.0
-#: The change cursor trails the newest capacity version seen by this many seconds.
-LAG_S = 5.0
 _CHUNK = 900
 
 
@@ -150,59 +143,71 @@ class ResourceCapacity:
         )
 
 
-def capacity_version(session: Session) -> int:
-    """The highest ``resources.capacity_version`` (see the module doc)."""
-    return int(session.scalar(select(func.coalesce(func.max(Resource.capacity_version), 0))) or 0)
+def capacity_version(session: Session) -> tuple[int, int, int]:
+    """``(max booking id, max window id, max order event id)`` (see the module doc)."""
+    row = session.execute(
+        select(
+            select(func.coalesce(func.max(Booking.id), 0)).scalar_subquery(),
+            select(func.coalesce(func.max(CalendarWindow.id), 0)).scalar_subquery(),
+            select(func.coalesce(func.max(OrderEvent.id), 0)).scalar_subquery(),
+        )
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2])
 
 
-def versions(session: Session) -> tuple[tuple[int, int], int]:
+def versions(session: Session) -> tuple[tuple[int, int], tuple[int, int, int]]:
     """:func:`catalogue_version` and :func:`capacity_version` in one round trip."""
     row = session.execute(
         select(
             *(
                 select(func.coalesce(func.max(col), 0)).scalar_subquery()
-                for col in (Resource.id, ResourceCapability.id, Resource.capacity_version)
+                for col in (
+                    Resource.id,
+                    ResourceCapability.id,
+                    Booking.id,
+                    CalendarWindow.id,
+                    OrderEvent.id,
+                )
             )
         )
     ).one()
-    return (int(row[0]), int(row[1])), int(row[2])
+    return (int(row[0]), int(row[1])), (int(row[2]), int(row[3]), int(row[4]))
 
 
-def changed_resources(session: Session, since: int) -> dict[int, int]:
-    """``{resource id: capacity version}`` of the resources whose bookings or windows changed
-    after capacity version ``since`` (one range scan of ``ix_resources_capacity_version``)."""
-    rows = session.execute(
-        select(Resource.id, Resource.capacity_version).where(Resource.capacity_version > since)
-    )
-    return {int(rid): int(version) for rid, version in rows}
+def changed_resources(
+    session: Session, old: tuple[int, int, int], new: tuple[int, int, int]
+) -> set[int]:
+    """Resources whose capacity may differ between two capacity versions: new bookings, new
+    windows, and the resources of orders with new events (cancellations free bookings)."""
+    changed: set[int] = set()
+    if new[0] != old[0]:
+        changed.update(
+            session.scalars(select(Booking.resource_id).where(Booking.id > old[0]).distinct())
+        )
+    if new[1] != old[1]:
+        changed.update(
+            session.scalars(
+                select(CalendarWindow.resource_id).where(CalendarWindow.id > old[1]).distinct()
+            )
+        )
+    if new[2] != old[2]:
+        changed.update(
+            session.scalars(
+                select(WorkOrder.resource_id)
+                .join(OrderEvent, OrderEvent.order_id == WorkOrder.order_id)
+                .where(OrderEvent.id > old[2])
+                .distinct()
+            )
+        )
+    return changed
 
 
 @dataclass
 class _Entry:
-    #: Every capacity change with a version above this one is looked at by the next quote.
-    cursor: int
+    version: tuple[int, int, int]
     resources: dict[int, ResourceCapacity]
     #: POSIX time after which each resource is reloaded.
     expires: dict[int, float] = field(default_factory=dict)
-    #: Capacity version each cached resource was loaded at.
-    loaded: dict[int, int] = field(default_factory=dict)
-    #: ``(monotonic time, newest version seen)`` not yet older than :data:`LAG_S`.
-    seen: list[tuple[float, int]] = field(default_factory=list)
-
-    def forget(self, resource_id: int) -> None:
-        self.resources.pop(resource_id, None)
-        self.expires.pop(resource_id, None)
-        self.loaded.pop(resource_id, None)
-
-    def advance(self, clock: float, newest: int) -> None:
-        """Note ``newest`` as seen at ``clock`` and move the cursor to the newest version seen
-        at least :data:`LAG_S` seconds ago."""
-        if not self.seen or newest > self.seen[-1][1]:
-            self.seen.append((clock, newest))
-        old = [v for c, v in self.seen if c <= clock - LAG_S]
-        if old:
-            self.cursor = max(self.cursor, old[-1])
-            self.seen = [(c, v) for c, v in self.seen if c > clock - LAG_S]
 
 
 def _lifetime(resource_id: int) -> float:
@@ -225,7 +230,8 @@ class CapacityCache:
         with self._lock:
             for entry in self._entries.values():
                 for rid in ids:
-                    entry.forget(rid)
+                    entry.resources.pop(rid, None)
+                    entry.expires.pop(rid, None)
 
     def clear(self) -> None:
         """Forget everything, candidate lists too (tests, or after bulk changes)."""
@@ -240,14 +246,12 @@ class CapacityCache:
         origin: datetime,
         horizon: int,
         now: datetime | None = None,
-        version: int | None = None,
+        version: tuple[int, int, int] | None = None,
     ) -> dict[int, ResourceCapacity]:
         """Capacity of each resource in ``capacities`` (id -> parallel units) over
-        ``[origin, origin + horizon minutes)``, loading only what is not cached, changed since
-        it was loaded (its capacity version differs), or is older than its lifetime
-        (:func:`_lifetime`). ``version`` is :func:`capacity_version` if the caller read it."""
+        ``[origin, origin + horizon minutes)``, loading only what is not cached, was touched
+        since the cached capacity version, or is older than its lifetime (:func:`_lifetime`)."""
         t = (now or utc_now()).timestamp()
-        clock = time.monotonic()
         key = (str(session.get_bind().engine.url), origin, horizon)
         if version is None:
             version = capacity_version(session)
@@ -257,24 +261,24 @@ class CapacityCache:
             entry = self._entries.get(key)
             if entry is None:
                 entry = self._entries[key] = _Entry(version, {})
-            cursor = entry.cursor
-        if version > cursor:
-            changed = changed_resources(session, cursor)
+            old = entry.version
+        if old != version:
+            changed = changed_resources(session, old, version)
             with self._lock:
-                for rid, v in changed.items():
-                    if entry.loaded.get(rid, v) != v:
-                        entry.forget(rid)
-                entry.advance(clock, max(version, *changed.values(), 0))
+                for rid in changed:
+                    entry.resources.pop(rid, None)
+                    entry.expires.pop(rid, None)
+                if entry.version == old:
+                    entry.version = version
         with self._lock:
             have, expires = entry.resources, entry.expires
             # a resource is absent from ``expires`` exactly when it is not cached
             due = [r for r in capacities if expires.get(r, 0.0) <= t]
             expired = {r: have[r] for r in due if r in have}
         if due:
-            loaded, at = _load(session, due, capacities, origin, horizon, expired)
+            loaded = _load(session, due, capacities, origin, horizon, expired)
             with self._lock:
                 have.update(loaded)
-                entry.loaded.update(at)
                 for rid in loaded:
                     expires[rid] = t + _lifetime(rid)
         with self._lock:
@@ -311,12 +315,11 @@ def _load(
     origin: datetime,
     horizon: int,
     previous: dict[int, ResourceCapacity] | None = None,
-) -> tuple[dict[int, ResourceCapacity], dict[int, int]]:
-    """Windows and bookings of ``resource_ids`` in the horizon as one-resource indexes, and the
-    capacity version of each read BEFORE them (a change committed in between only causes one
-    more reload): three queries per chunk of ids; instants arrive as integer epoch
-    milliseconds. A resource whose ``previous`` capacity reads back unchanged keeps that very
-    object (no index rebuilt, and memos keyed on it stay valid)."""
+) -> dict[int, ResourceCapacity]:
+    """Windows and bookings of ``resource_ids`` in the horizon as one-resource indexes: two
+    queries per chunk of ids; instants arrive as integer epoch milliseconds. A resource whose
+    ``previous`` capacity reads back unchanged keeps that very object (no index rebuilt, and
+    memos keyed on it stay valid)."""
     previous = previous or {}
     dialect = session.get_bind().dialect.name
     end = from_minutes(origin, horizon)
@@ -324,13 +327,7 @@ def _load(
     windows: dict[int, list[tuple[int, int]]] = {r: [] for r in resource_ids}
     bookings: dict[int, list[tuple[int, int]]] = {r: [] for r in resource_ids}
     big = dialect in ("postgresql", "sqlite")
-    at: dict[int, int] = {}
     for chunk in _chunks(resource_ids, 50_000 if big else _CHUNK):
-        r_ids = _id_filter(dialect, Resource.id, chunk) if big else Resource.id.in_(chunk)
-        for rid, version in session.execute(
-            select(Resource.id, Resource.capacity_version).where(r_ids)
-        ):
-            at[int(rid)] = int(version)
         w_ids = (
             _id_filter(dialect, CalendarWindow.resource_id, chunk)
             if big
@@ -400,7 +397,7 @@ def _load(
             free,
             raw_windows=tuple(windows[rid]),
         )
-    return out, at
+    return out
 
 
 def _chunks(ids: Sequence[int], size: int = _CHUNK) -> Iterable[Sequence[int]]:

@@ -13,7 +13,6 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     DDL,
     JSON,
-    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -22,7 +21,6 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
-    Sequence,
     String,
     Text,
     UniqueConstraint,
@@ -201,13 +199,6 @@ class Resource(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
-    #: Bumped by database triggers (``CAPACITY_TRIGGERS``) to a new platform-wide maximum in
-    #: every transaction that inserts, changes or deletes one of this resource's bookings or
-    #: calendar windows: quoting's capacity cache reloads exactly the resources above the
-    #: version it has seen. Never written by the application.
-    capacity_version: Mapped[int] = mapped_column(
-        BigInteger, default=0, server_default=text("0"), index=True
-    )
 
     organization: Mapped[Organization] = relationship(back_populates="resources")
     site: Mapped[Site] = relationship(back_populates="resources")
@@ -366,72 +357,6 @@ BEGIN SELECT RAISE(ABORT, '{_OVERLAP_MESSAGE}'); END""",
 )
 for _ddl in SQLITE_BOOKING_TRIGGERS:
     event.listen(Booking.__table__, "after_create", DDL(_ddl).execute_if(dialect="sqlite"))
-
-#: PostgreSQL source of capacity versions (nextval is monotonic across transactions).
-CAPACITY_VERSION_SEQUENCE = Sequence("capacity_version_seq", metadata=Base.metadata)
-_SQLITE_BUMP = (
-    "UPDATE resources SET capacity_version = "
-    "(SELECT coalesce(max(capacity_version), 0) + 1 FROM resources) WHERE id IN ({ids})"
-)
-_CAPACITY_COLUMNS = {
-    "bookings": "resource_id, unit, start_at, end_at, status",
-    "calendar_windows": "resource_id, start_at, end_at",
-}
-#: SQLite: after every insert, relevant update and delete of a booking or window, the resource's
-#: ``capacity_version`` becomes the platform-wide maximum plus one (SQLite runs one writer at a
-#: time, so versions grow in commit order). Created by migration 0007 (and ``create_all``); a
-#: batch migration that rebuilds ``bookings`` or ``calendar_windows`` must create them again.
-SQLITE_CAPACITY_TRIGGERS: dict[str, tuple[str, ...]] = {
-    table: (
-        f"CREATE TRIGGER tr_{table}_capacity_insert AFTER INSERT ON {table} "
-        f"BEGIN {_SQLITE_BUMP.format(ids='NEW.resource_id')}; END",
-        f"CREATE TRIGGER tr_{table}_capacity_update AFTER UPDATE OF {columns} ON {table} "
-        f"BEGIN {_SQLITE_BUMP.format(ids='OLD.resource_id, NEW.resource_id')}; END",
-        f"CREATE TRIGGER tr_{table}_capacity_delete AFTER DELETE ON {table} "
-        f"BEGIN {_SQLITE_BUMP.format(ids='OLD.resource_id')}; END",
-    )
-    for table, columns in _CAPACITY_COLUMNS.items()
-}
-#: PostgreSQL: one trigger function and a row trigger per table doing the same with
-#: ``nextval('capacity_version_seq')``. Created by migration 0007 (and ``create_all``).
-POSTGRES_CAPACITY_FUNCTION = """CREATE OR REPLACE FUNCTION bump_capacity_version()
-RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        UPDATE resources SET capacity_version = nextval('capacity_version_seq')
-        WHERE id = OLD.resource_id;
-    END IF;
-    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.resource_id <> OLD.resource_id) THEN
-        UPDATE resources SET capacity_version = nextval('capacity_version_seq')
-        WHERE id = NEW.resource_id;
-    END IF;
-    RETURN NULL;
-END $$"""
-POSTGRES_CAPACITY_TRIGGERS: dict[str, str] = {
-    table: (
-        f"CREATE TRIGGER tr_{table}_capacity AFTER INSERT OR DELETE OR UPDATE OF {columns} "
-        f"ON {table} FOR EACH ROW EXECUTE FUNCTION bump_capacity_version()"
-    )
-    for table, columns in _CAPACITY_COLUMNS.items()
-}
-
-
-def _capacity_ddl(table_name: str) -> None:
-    table = Base.metadata.tables[table_name]
-    for ddl in SQLITE_CAPACITY_TRIGGERS[table_name]:
-        event.listen(table, "after_create", DDL(ddl).execute_if(dialect="sqlite"))
-    event.listen(
-        table, "after_create", DDL(POSTGRES_CAPACITY_FUNCTION).execute_if(dialect="postgresql")
-    )
-    event.listen(
-        table,
-        "after_create",
-        DDL(POSTGRES_CAPACITY_TRIGGERS[table_name]).execute_if(dialect="postgresql"),
-    )
-
-
-for _table_name in _CAPACITY_COLUMNS:
-    _capacity_ddl(_table_name)
 
 
 # Later areas register their tables by importing their modules here, one line each
