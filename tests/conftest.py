@@ -380,3 +380,28 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     from sharefab.storage.db import make_session_factory
 
     return make_session_factory(engine)
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 with small cost parameters: same code path, a fraction of the CPU time."""
+    from argon2 import PasswordHasher
+
+    from sharefab.services import passwords
+
+    monkeypatch.setattr(
+        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
+
+
+@pytest.fixture(autouse=True)
+def fresh_market_caches() -> Iterator[None]:
+    """Reused test databases restart their ids: never let one test see another's quote caches."""
+    from sharefab.services import credit
+    from sharefab.services.capacity import CACHE
+
+    CACHE.clear()
+    credit.clear_cache()
+    yield
+    CACHE.clear()
+    credit.clear_cache()

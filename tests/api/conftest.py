@@ -8,23 +8,13 @@ from collections.abc import Iterator
 
 import pytest
 from api_helpers import Tenant, register_tenant
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from sharefab.api.app import create_app
 from sharefab.config import Settings
-from sharefab.services import passwords
 
 TEST_SECRET = "api-tests-secret-key-0123456789abcdef"
-
-
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Argon2 with small cost parameters: same code path, a fraction of the CPU time."""
-    monkeypatch.setattr(
-        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
 
 
 @pytest.fixture

@@ -5,34 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from sharefab.api.app import create_app
 from sharefab.config import Settings
-from sharefab.services import credit, passwords
-from sharefab.services.capacity import CACHE
 
 TEST_SECRET = "market-tests-secret-key-0123456789abcdef"
-
-
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Argon2 with small cost parameters: same code path, a fraction of the CPU time."""
-    monkeypatch.setattr(
-        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
-
-
-@pytest.fixture(autouse=True)
-def _fresh_capacity_cache() -> Iterator[None]:
-    """Reused test databases restart their ids: never let one test see another's cache."""
-    CACHE.clear()
-    credit.clear_cache()
-    yield
-    CACHE.clear()
-    credit.clear_cache()
 
 
 @pytest.fixture

@@ -7,13 +7,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from sharefab.api.app import create_app
 from sharefab.config import Settings
-from sharefab.services import credit, passwords
-from sharefab.services.capacity import CACHE
 
 SECRET = "market-ops-tests-secret-0123456789abcdef"
 PASSWORD = "correct horse battery"
@@ -31,23 +28,6 @@ class ApiTenant:
     def headers(self) -> dict[str, str]:
         """The bearer header."""
         return {"Authorization": f"Bearer {self.token}"}
-
-
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
-
-
-@pytest.fixture(autouse=True)
-def _fresh_market_caches() -> Iterator[None]:
-    """Reused test databases restart their ids: never let one test see another's cache."""
-    CACHE.clear()
-    credit.clear_cache()
-    yield
-    CACHE.clear()
-    credit.clear_cache()
 
 
 @pytest.fixture
