@@ -36,9 +36,9 @@ def _user(s: Session, name: str, roles: list[str]) -> int:
     return user.id
 
 
-def test_concurrent_accepts_for_one_slot_book_it_once(
-    session_factory: sessionmaker[Session],
-) -> None:
+def _one_mill(session_factory: sessionmaker[Session]) -> datetime:
+    """A provider with one unit-capacity 5-axis mill, published for 4 h three days ahead;
+    returns the window's start."""
     now = datetime.now(UTC)
     start = datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=3)
     with session_factory() as s, s.begin():
@@ -54,6 +54,14 @@ def test_concurrent_accepts_for_one_slot_book_it_once(
         s.add(
             CalendarWindow(resource_id=mill.id, start_at=start, end_at=start + timedelta(hours=4))
         )
+    return start
+
+
+def test_concurrent_accepts_for_one_slot_book_it_once(
+    session_factory: sessionmaker[Session],
+) -> None:
+    start = _one_mill(session_factory)
+    with session_factory() as s, s.begin():
         buyers = [_user(s, f"buyer{i}", ["buyer"]) for i in range(BUYERS)]
     offers = []
     for uid in buyers:
@@ -90,21 +98,8 @@ def test_concurrent_accepts_for_one_slot_book_it_once(
 def test_concurrent_retries_with_one_idempotency_key_make_one_order(
     session_factory: sessionmaker[Session],
 ) -> None:
-    now = datetime.now(UTC)
-    start = datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=3)
+    start = _one_mill(session_factory)
     with session_factory() as s, s.begin():
-        provider = s.get(User, _user(s, "mills", ["provider"]))
-        assert provider is not None
-        site = Site(org_id=provider.org_id, name="plant", lat=31.3, lon=120.6)
-        s.add(site)
-        s.flush()
-        mill = Resource(org_id=provider.org_id, site_id=site.id, name="mill", capacity=1)
-        s.add(mill)
-        s.flush()
-        s.add(ResourceCapability(resource_id=mill.id, code=f"{MILL}.5axis", attributes={}))
-        s.add(
-            CalendarWindow(resource_id=mill.id, start_at=start, end_at=start + timedelta(hours=4))
-        )
         uid = _user(s, "buyer", ["buyer"])
     with session_factory() as s:
         user = s.get(User, uid)
