@@ -27,24 +27,12 @@ from sharefab.scheduling.model import (
     Operation,
     ProblemData,
 )
+from sharefab.scheduling.model import topological_order as model_topological_order
 
 
 def topological_order(data: ProblemData) -> list[int]:
     """Operation indices so that every predecessor comes before its successors."""
-    n = len(data.operations)
-    indegree = [0] * n
-    succ = data.successors()
-    for _a, b in data.precedences:
-        indegree[b] += 1
-    order = [i for i in range(n) if indegree[i] == 0]
-    k = 0
-    while k < len(order):
-        for w in succ[order[k]]:
-            indegree[w] -= 1
-            if indegree[w] == 0:
-                order.append(w)
-        k += 1
-    return order
+    return model_topological_order(len(data.operations), data.precedences)
 
 
 def smallest_lot_duration(op: Operation, mode: Mode) -> int:

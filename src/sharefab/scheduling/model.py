@@ -259,22 +259,25 @@ class ProblemData:
         return out
 
 
-def _has_cycle(n: int, arcs: Sequence[tuple[int, int]]) -> bool:
+def topological_order(n: int, arcs: Sequence[tuple[int, int]]) -> list[int]:
+    """Indices ``0..n-1`` with every arc's tail before its head (Kahn's algorithm); shorter
+    than ``n`` when the arcs contain a cycle."""
     indegree = [0] * n
     succ: list[list[int]] = [[] for _ in range(n)]
     for a, b in arcs:
         succ[a].append(b)
         indegree[b] += 1
-    stack = [i for i in range(n) if indegree[i] == 0]
-    seen = 0
-    while stack:
-        v = stack.pop()
-        seen += 1
+    order = [i for i in range(n) if indegree[i] == 0]
+    for v in order:  # grows while it is walked
         for w in succ[v]:
             indegree[w] -= 1
             if indegree[w] == 0:
-                stack.append(w)
-    return seen != n
+                order.append(w)
+    return order
+
+
+def _has_cycle(n: int, arcs: Sequence[tuple[int, int]]) -> bool:
+    return len(topological_order(n, arcs)) != n
 
 
 # -- solutions and results ---------------------------------------------------------------------

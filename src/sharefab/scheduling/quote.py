@@ -26,6 +26,7 @@ from sharefab.scheduling.model import (
     Lot,
     Operation,
     SolveStatus,
+    topological_order,
 )
 from sharefab.scheduling.placement import CHEAPEST, FASTEST, PlacedLot, Weights, place
 
@@ -58,21 +59,7 @@ class JobSpec:
 
     def order(self) -> list[int]:
         """Operation indices in precedence order (shorter when the precedences have a cycle)."""
-        n = len(self.operations)
-        indegree = [0] * n
-        succ: list[list[int]] = [[] for _ in range(n)]
-        for a, b in self.precedences:
-            succ[a].append(b)
-            indegree[b] += 1
-        out = [i for i in range(n) if indegree[i] == 0]
-        k = 0
-        while k < len(out):
-            for w in succ[out[k]]:
-                indegree[w] -= 1
-                if indegree[w] == 0:
-                    out.append(w)
-            k += 1
-        return out
+        return topological_order(len(self.operations), self.precedences)
 
 
 @dataclass(frozen=True, slots=True)

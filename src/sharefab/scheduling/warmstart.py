@@ -6,7 +6,7 @@ import bisect
 import random
 import time
 
-from sharefab.scheduling.model import Lot, ProblemData, Solution
+from sharefab.scheduling.model import Lot, ProblemData, Solution, topological_order
 
 
 def list_schedule(
@@ -89,20 +89,6 @@ def _work_remaining(data: ProblemData, succs: list[list[int]]) -> list[float]:
         for op in data.operations
     ]
     out = [0.0] * len(mean)
-    for i in reversed(_topological(succs)):
+    for i in reversed(topological_order(len(succs), data.precedences)):
         out[i] = mean[i] + max((out[b] for b in succs[i]), default=0.0)
     return out
-
-
-def _topological(succs: list[list[int]]) -> list[int]:
-    indegree = [0] * len(succs)
-    for row in succs:
-        for b in row:
-            indegree[b] += 1
-    order = [i for i, d in enumerate(indegree) if d == 0]
-    for i in order:
-        for b in succs[i]:
-            indegree[b] -= 1
-            if indegree[b] == 0:
-                order.append(b)
-    return order
