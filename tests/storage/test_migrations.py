@@ -137,7 +137,11 @@ def test_sqlite_has_the_overlap_triggers(engine: Engine) -> None:
         triggers = conn.execute(
             text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'bookings'")
         ).scalars()
-        assert set(triggers) == {"tr_bookings_no_overlap_insert", "tr_bookings_no_overlap_update"}
+        assert set(triggers) == {
+            "tr_bookings_no_overlap_insert",
+            "tr_bookings_no_overlap_update",
+            *(f"tr_bookings_capacity_{op}" for op in ("insert", "update", "delete")),
+        }
 
 
 def test_create_all_builds_the_same_guard_on_sqlite(tmp_path: Path) -> None:
@@ -150,7 +154,7 @@ def test_create_all_builds_the_same_guard_on_sqlite(tmp_path: Path) -> None:
             ).scalar_one()
     finally:
         engine.dispose()
-    assert count == 2
+    assert count == 2 + 6  # the overlap guard, and the capacity change log (bookings, windows)
 
 
 def test_offline_sql_for_postgres_contains_the_exclusion_constraint(

@@ -8,17 +8,24 @@
 * :class:`CapacityCache` — per process, the published windows and the non-cancelled bookings
   of each resource in the quoting horizon, as a one-resource
   :class:`~sharefab.scheduling.index.FreeIndex` in minutes from a daily origin (midnight UTC).
-  Entries are loaded in bulk for the resources that are missing. When the *capacity
-  version* ``(max booking id, max window id, max order event id)`` changes, only the
-  resources touched since the cached version are dropped (:func:`changed_resources`: new
-  bookings, new windows, resources of orders with new events — every booking cancellation by
-  the marketplace writes an order event in the same transaction). Each resource is reloaded
-  after a lifetime between ``MAX_AGE_S / 2`` and :data:`MAX_AGE_S` spread by id (never the
-  whole catalogue at once), which bounds what the version cannot see (a deleted window, a
-  booking whose id committed out of order); accepting re-checks every slot anyway and a
-  refused slot is invalidated at once (:meth:`CapacityCache.invalidate`). Loading runs two
-  queries per batch of ids, with the ids as one array (PostgreSQL) or JSON (SQLite)
-  parameter and the instants as integer epoch milliseconds computed in SQL.
+  Entries are loaded in bulk for the resources that are missing. Changes are found through the
+  append-only log ``capacity_changes`` (:mod:`sharefab.storage.capacity_models`), which
+  database triggers write for every insert, relevant update and delete of a booking or window,
+  whoever the writer is (the marketplace, the optimiser, raw SQL). Each quote reads
+  ``max(id)`` of the log (with the catalogue version, one round trip); when it is above the
+  cache's cursor, the log rows above the cursor are read (a primary-key range scan,
+  :func:`changed_resources`) and each resource named by a row not applied before is reloaded
+  by the next quote that needs it. PostgreSQL allocates ids when a row is written, not when
+  its transaction commits, so the cursor trails the newest id seen by :data:`LAG_S` seconds
+  and every id above it is remembered once applied: a transaction committing within that time
+  after writing is still seen. Each resource is also reloaded after a lifetime between
+  ``MAX_AGE_S / 2`` and :data:`MAX_AGE_S` spread by id (the last bound for a writer that stays
+  open longer than the lag); accepting re-checks every slot anyway and a refused slot is
+  reloaded at once (:meth:`CapacityCache.invalidate`). A reloaded resource whose windows and
+  bookings read back unchanged keeps its cached object. Loading runs two queries per batch of
+  ids, with the ids as one array (PostgreSQL) or JSON (SQLite) parameter and the instants as
+  integer epoch milliseconds computed in SQL. :func:`prune_changes` deletes log rows older than
+  :data:`PRUNE_AGE_S` (called by quoting at most once per :data:`PRUNE_EVERY_S` per process).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +46,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     cast,
+    delete,
     extract,
     func,
     literal_column,
@@ -54,7 +63,7 @@ from sharefab.services.candidates import Candidate as Candidate
 from sharefab.services.candidates import catalogue_version as catalogue_version
 from sharefab.services.candidates import clear_candidates
 from sharefab.services.candidates import find_candidates as find_candidates
-from sharefab.storage.market_models import OrderEvent, WorkOrder
+from sharefab.storage.capacity_models import CapacityChange
 from sharefab.storage.models import (
     Booking,
     CalendarWindow,
@@ -65,6 +74,12 @@ from sharefab.storage.types import utc_now
 
 #: Cached capacity is reloaded at least this often (seconds).
 MAX_AGE_S = 60.0
+#: The change cursor trails the newest change id seen by this many seconds.
+LAG_S = 5.0
+#: Change-log rows older than this are deleted by :func:`prune_changes` (seconds).
+PRUNE_AGE_S = 600.0
+#: Each process prunes the log at most this often (seconds).
+PRUNE_EVERY_S = 60.0
 _CHUNK = 900
 
 
@@ -143,71 +158,88 @@ class ResourceCapacity:
         )
 
 
-def capacity_version(session: Session) -> tuple[int, int, int]:
-    """``(max booking id, max window id, max order event id)`` (see the module doc)."""
-    row = session.execute(
-        select(
-            select(func.coalesce(func.max(Booking.id), 0)).scalar_subquery(),
-            select(func.coalesce(func.max(CalendarWindow.id), 0)).scalar_subquery(),
-            select(func.coalesce(func.max(OrderEvent.id), 0)).scalar_subquery(),
-        )
-    ).one()
-    return int(row[0]), int(row[1]), int(row[2])
+def capacity_version(session: Session) -> int:
+    """The highest id of the capacity change log (see the module doc)."""
+    return int(session.scalar(select(func.coalesce(func.max(CapacityChange.id), 0))) or 0)
 
 
-def versions(session: Session) -> tuple[tuple[int, int], tuple[int, int, int]]:
+def versions(session: Session) -> tuple[tuple[int, int], int]:
     """:func:`catalogue_version` and :func:`capacity_version` in one round trip."""
     row = session.execute(
         select(
             *(
                 select(func.coalesce(func.max(col), 0)).scalar_subquery()
-                for col in (
-                    Resource.id,
-                    ResourceCapability.id,
-                    Booking.id,
-                    CalendarWindow.id,
-                    OrderEvent.id,
-                )
+                for col in (Resource.id, ResourceCapability.id, CapacityChange.id)
             )
         )
     ).one()
-    return (int(row[0]), int(row[1])), (int(row[2]), int(row[3]), int(row[4]))
+    return (int(row[0]), int(row[1])), int(row[2])
 
 
-def changed_resources(
-    session: Session, old: tuple[int, int, int], new: tuple[int, int, int]
-) -> set[int]:
-    """Resources whose capacity may differ between two capacity versions: new bookings, new
-    windows, and the resources of orders with new events (cancellations free bookings)."""
-    changed: set[int] = set()
-    if new[0] != old[0]:
-        changed.update(
-            session.scalars(select(Booking.resource_id).where(Booking.id > old[0]).distinct())
-        )
-    if new[1] != old[1]:
-        changed.update(
-            session.scalars(
-                select(CalendarWindow.resource_id).where(CalendarWindow.id > old[1]).distinct()
-            )
-        )
-    if new[2] != old[2]:
-        changed.update(
-            session.scalars(
-                select(WorkOrder.resource_id)
-                .join(OrderEvent, OrderEvent.order_id == WorkOrder.order_id)
-                .where(OrderEvent.id > old[2])
-                .distinct()
-            )
-        )
-    return changed
+def changed_resources(session: Session, since: int) -> list[tuple[int, int]]:
+    """``(change id, resource id)`` of every logged capacity change above id ``since``."""
+    rows = session.execute(
+        select(CapacityChange.id, CapacityChange.resource_id).where(CapacityChange.id > since)
+    )
+    return [(int(cid), int(rid)) for cid, rid in rows]
+
+
+_last_prune = 0.0
+
+
+def prune_changes(session: Session, now: datetime | None = None, *, force: bool = False) -> int:
+    """Delete change-log rows older than :data:`PRUNE_AGE_S` (never the newest row, so ids keep
+    growing on every backend); at most once per :data:`PRUNE_EVERY_S` per process unless
+    ``force``. On PostgreSQL only one transaction prunes at a time (a transaction-scoped
+    advisory lock; the others skip). Returns the number of rows deleted."""
+    global _last_prune
+    clock = time.monotonic()
+    if not force and clock - _last_prune < PRUNE_EVERY_S:
+        return 0
+    _last_prune = clock
+    if session.get_bind().dialect.name == "postgresql" and not session.scalar(
+        select(func.pg_try_advisory_xact_lock(0x5F0C_A9AC))
+    ):
+        return 0
+    cutoff = (now or utc_now()) - timedelta(seconds=PRUNE_AGE_S)
+    newest = select(func.max(CapacityChange.id)).scalar_subquery()
+    result = session.execute(
+        delete(CapacityChange).where(CapacityChange.changed_at < cutoff, CapacityChange.id < newest)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 @dataclass
 class _Entry:
-    version: tuple[int, int, int]
+    #: Every logged change with an id above this one is looked at by the next quote.
+    cursor: int
     resources: dict[int, ResourceCapacity]
-    #: POSIX time after which each resource is reloaded.
+    #: POSIX time after which each resource is reloaded (0: at the next lookup).
     expires: dict[int, float] = field(default_factory=dict)
+    #: Change ids above the cursor already applied.
+    applied: set[int] = field(default_factory=set)
+    #: ``(monotonic time, newest change id seen)`` not yet older than :data:`LAG_S`.
+    seen: list[tuple[float, int]] = field(default_factory=list)
+    #: Bumped whenever a resource is marked changed, so a load that began before the change
+    #: does not mark its (possibly stale) result as fresh.
+    generation: dict[int, int] = field(default_factory=dict)
+
+    def expire(self, resource_id: int) -> None:
+        """Reload ``resource_id`` at the next lookup (its object is kept for comparison)."""
+        if resource_id in self.expires:
+            self.expires[resource_id] = 0.0
+        self.generation[resource_id] = self.generation.get(resource_id, 0) + 1
+
+    def advance(self, clock: float, newest: int) -> None:
+        """Note ``newest`` as seen at ``clock`` and move the cursor to the newest id seen at
+        least :data:`LAG_S` seconds ago."""
+        if not self.seen or newest > self.seen[-1][1]:
+            self.seen.append((clock, newest))
+        old = [v for c, v in self.seen if c <= clock - LAG_S]
+        if old:
+            self.cursor = max(self.cursor, old[-1])
+            self.seen = [(c, v) for c, v in self.seen if c > clock - LAG_S]
+            self.applied = {i for i in self.applied if i > self.cursor}
 
 
 def _lifetime(resource_id: int) -> float:
@@ -230,8 +262,7 @@ class CapacityCache:
         with self._lock:
             for entry in self._entries.values():
                 for rid in ids:
-                    entry.resources.pop(rid, None)
-                    entry.expires.pop(rid, None)
+                    entry.expire(rid)
 
     def clear(self) -> None:
         """Forget everything, candidate lists too (tests, or after bulk changes)."""
@@ -246,12 +277,14 @@ class CapacityCache:
         origin: datetime,
         horizon: int,
         now: datetime | None = None,
-        version: tuple[int, int, int] | None = None,
+        version: int | None = None,
     ) -> dict[int, ResourceCapacity]:
         """Capacity of each resource in ``capacities`` (id -> parallel units) over
-        ``[origin, origin + horizon minutes)``, loading only what is not cached, was touched
-        since the cached capacity version, or is older than its lifetime (:func:`_lifetime`)."""
+        ``[origin, origin + horizon minutes)``, loading only what is not cached, was logged as
+        changed (see the module doc), or is older than its lifetime (:func:`_lifetime`).
+        ``version`` is :func:`capacity_version` if the caller read it."""
         t = (now or utc_now()).timestamp()
+        clock = time.monotonic()
         key = (str(session.get_bind().engine.url), origin, horizon)
         if version is None:
             version = capacity_version(session)
@@ -261,32 +294,31 @@ class CapacityCache:
             entry = self._entries.get(key)
             if entry is None:
                 entry = self._entries[key] = _Entry(version, {})
-            old = entry.version
-        if old != version:
-            changed = changed_resources(session, old, version)
+            cursor = entry.cursor
+        if version > cursor:
+            changes = changed_resources(session, cursor)
             with self._lock:
-                for rid in changed:
-                    entry.resources.pop(rid, None)
-                    entry.expires.pop(rid, None)
-                if entry.version == old:
-                    entry.version = version
+                for cid, rid in changes:
+                    if cid > entry.cursor and cid not in entry.applied:
+                        entry.applied.add(cid)
+                        entry.expire(rid)
+                entry.advance(clock, max(version, *(cid for cid, _ in changes)))
         with self._lock:
-            have, expires = entry.resources, entry.expires
+            have, expires, generation = entry.resources, entry.expires, entry.generation
             # a resource is absent from ``expires`` exactly when it is not cached
             due = [r for r in capacities if expires.get(r, 0.0) <= t]
             expired = {r: have[r] for r in due if r in have}
+            started = {r: generation.get(r, 0) for r in due}
         if due:
             loaded = _load(session, due, capacities, origin, horizon, expired)
             with self._lock:
                 have.update(loaded)
                 for rid in loaded:
-                    expires[rid] = t + _lifetime(rid)
+                    # changed again while loading: keep the object, reload at the next lookup
+                    fresh = generation.get(rid, 0) == started[rid]
+                    expires[rid] = t + _lifetime(rid) if fresh else 0.0
         with self._lock:
-            try:
-                return dict(zip(capacities, map(have.__getitem__, capacities), strict=True))
-            except KeyError:  # invalidated meanwhile by another thread: load it again
-                pass
-        return self.get(session, capacities, origin, horizon, now, version)
+            return dict(zip(capacities, map(have.__getitem__, capacities), strict=True))
 
 
 def _epoch_ms(dialect: str, col: Any) -> Any:

@@ -48,6 +48,7 @@ from sharefab.services.capacity import (
     day_origin,
     find_candidates,
     from_minutes,
+    prune_changes,
     to_minutes,
     versions,
 )
@@ -364,7 +365,9 @@ def _compute(session: Session, rfq: Rfq, now: datetime) -> Quote:
                     continue
                 seen.add(sig)
                 options.append((key, _option_plan(ctx, result, pool), result))
-    return _store(session, ctx, now, options)
+    quote = _store(session, ctx, now, options)
+    prune_changes(session, now)  # at most once a minute per process
+    return quote
 
 
 def _store(

@@ -367,3 +367,4 @@ from sharefab.storage import telemetry_models  # noqa: E402, F401
 from sharefab.storage import market_models  # noqa: E402, F401
 from sharefab.storage import webhook_models  # noqa: E402, F401
 from sharefab.storage import ops_models  # noqa: E402, F401
+from sharefab.storage import capacity_models  # noqa: E402, F401
