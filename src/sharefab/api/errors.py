@@ -15,6 +15,8 @@ NUL characters on PostgreSQL) become a 422 against ``body``. Unexpected exceptio
 from __future__ import annotations
 
 import logging
+import types
+import typing
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -22,6 +24,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -93,13 +96,55 @@ def _validation_message(err: dict[str, Any]) -> str:
     return msg
 
 
-def _field_errors_of_validation(exc: RequestValidationError) -> list[FieldError]:
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation may hold (through ``X | None``, ``list[X]``, ...)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _models_in(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType, list, tuple, set, frozenset):
+        return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
+    return []
+
+
+def _known_fields(request: Request, loc: Sequence[int | str]) -> list[str] | None:
+    """The fields the request body's schema accepts at the object holding ``loc``'s last part
+    (``None`` when the route or the path cannot be followed)."""
+    route = request.scope.get("route")
+    body_field = getattr(route, "body_field", None)
+    if body_field is None or not loc or loc[0] != "body":
+        return None
+    models = _models_in(body_field.field_info.annotation)
+    for part in loc[1:-1]:
+        if isinstance(part, int):
+            continue  # an item of a list: the models stay the same
+        nested: list[type[BaseModel]] = []
+        for model in models:
+            info = model.model_fields.get(str(part))
+            if info is not None:
+                nested += _models_in(info.annotation)
+        models = nested
+    if len(models) != 1:
+        return None
+    return list(models[0].model_fields)
+
+
+def _field_errors_of_validation(
+    exc: RequestValidationError, request: Request | None = None
+) -> list[FieldError]:
     errors = []
     for err in exc.errors():
         loc = err.get("loc", ())
         if err.get("type") == "json_invalid":
             loc = ("body",)
-        errors.append(FieldError(field_path(loc), _validation_message(err)))
+        message = _validation_message(err)
+        if err.get("type") == "extra_forbidden":
+            known = _known_fields(request, loc) if request is not None else None
+            message = "unknown field" + (
+                f"; this object accepts: {', '.join(known)}" if known else ""
+            )
+        errors.append(FieldError(field_path(loc), message))
     return errors
 
 
@@ -107,9 +152,9 @@ def _detail_of(errors: Sequence[FieldError]) -> str:
     return "; ".join(f"{e.field}: {e.message}" for e in errors) or "invalid request"
 
 
-async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
+async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = _field_errors_of_validation(exc)
+    errors = _field_errors_of_validation(exc, request)
     return problem_response(
         422, _detail_of(errors), slug="validation-error", title="Validation failed", errors=errors
     )

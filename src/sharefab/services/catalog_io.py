@@ -33,7 +33,8 @@ Import validates **every** row first and reports each problem as ``line N: field
 (CSV: the line in the file, header = line 1; JSON: the record number, from 1). If any row
 is bad nothing is imported, unless ``skip_invalid`` is set: then the good rows are imported
 and the bad ones reported. A resource whose (site, name) already exists in the organization,
-or repeats an earlier row, is an error: import creates, it never overwrites.
+or repeats an earlier row, is an error: import creates, it never overwrites. Names are
+compared as the database's unique index compares them (case and surrounding spaces ignored).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from sharefab.services.common import transaction
 from sharefab.services.errors import FieldError, InvalidInput, NotFound
-from sharefab.services.resources import check_capabilities, check_resource_values
+from sharefab.services.resources import check_capabilities, check_resource_values, name_key
 from sharefab.storage.models import Organization, Resource, ResourceCapability, Site
 
 CSV_COLUMNS = (
@@ -328,7 +329,7 @@ def _validate(rows: Sequence[Mapping[str, Any]]) -> tuple[list[_Parsed], list[Ro
         errors += row_errors
         if parsed is None:
             continue
-        key = (parsed.site.casefold(), str(parsed.values["name"]).casefold())
+        key = (parsed.site.casefold(), name_key(str(parsed.values["name"])))
         if key in seen:
             errors.append(RowError(line, "name", f"repeats line {seen[key]} (same site and name)"))
             continue
@@ -355,7 +356,7 @@ def import_resources(
         s.name.casefold(): s for s in session.scalars(select(Site).where(Site.org_id == org_id))
     }
     existing = {
-        (site_id, name.casefold())
+        (site_id, name_key(name))
         for site_id, name in session.execute(
             select(Resource.site_id, Resource.name).where(Resource.org_id == org_id)
         )
@@ -377,7 +378,7 @@ def import_resources(
                 )
             )
             continue
-        if site is not None and (site.id, str(parsed.values["name"]).casefold()) in existing:
+        if site is not None and (site.id, name_key(str(parsed.values["name"]))) in existing:
             errors.append(RowError(parsed.line, "name", f"already exists at site {parsed.site!r}"))
             continue
         good.append(parsed)

@@ -9,7 +9,10 @@ Rules checked here (so the CLI import and the API agree):
   ``speed_factor`` > 0, ``capacity`` >= 1, ``kind`` and ``category`` from the fixed lists;
 * ``lease_terms`` is ``null`` or ``{"model": "hourly" | "pay_per_use", ...}`` (pay-per-use
   prices as whole minor units); name, description and JSON values have size limits;
-* the site is one of the caller's own sites.
+* the site is one of the caller's own sites;
+* names are stored without surrounding whitespace and are unique per site, ignoring case
+  (:class:`Conflict`, 409, naming the resource that has the name; the database backs this
+  with the unique index ``uq_resources_site_name`` on ``(site_id, lower(ltrim(rtrim(name))))``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sharefab.domain.taxonomy import Taxonomy, UnknownCapability, load_taxonomy
@@ -207,8 +211,72 @@ def _check_site(session: Session, actor: User, site_id: Any) -> list[FieldError]
     return []
 
 
+def name_key(name: str) -> str:
+    """What makes two resource names the same at one site: case and surrounding spaces do not
+    count (the SQL of the unique index, ``lower(ltrim(rtrim(name)))``, on stored names)."""
+    return name.strip(" ").lower()
+
+
+def _sql_name_key(column: Any) -> Any:
+    return func.lower(func.ltrim(func.rtrim(column)))
+
+
+def name_taken(
+    session: Session, site_id: int, name: str, *, exclude_id: int | None = None
+) -> Resource | None:
+    """The resource of site ``site_id`` (other than ``exclude_id``) whose name is the same as
+    ``name`` in the sense of the unique index, if any."""
+    stmt = select(Resource).where(
+        Resource.site_id == site_id, _sql_name_key(Resource.name) == _sql_name_key(name)
+    )
+    if exclude_id is not None:
+        stmt = stmt.where(Resource.id != exclude_id)
+    return session.scalars(stmt.limit(1)).first()
+
+
+def _name_conflict(existing: Resource) -> Conflict:
+    site = existing.site.name if existing.site is not None else f"site {existing.site_id}"
+    message = (
+        f"site {site!r} already has a resource named {existing.name!r} (resource {existing.id}); "
+        "names are unique per site, ignoring case and surrounding spaces"
+    )
+    return Conflict(message, [FieldError("name", message)])
+
+
+def _check_name_free(
+    session: Session, site_id: Any, name: Any, exclude_id: int | None = None
+) -> None:
+    if not (_is_int(site_id) and isinstance(name, str)):
+        return
+    existing = name_taken(session, site_id, name, exclude_id=exclude_id)
+    if existing is not None:
+        raise _name_conflict(existing)
+
+
+def _flush_unique_name(session: Session, resource: Resource) -> None:
+    """Flush; a concurrent writer that took the name in the meantime becomes the 409."""
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        if "uq_resources_site_name" not in str(exc.orig):
+            raise
+        site_id, name, own_id = resource.site_id, resource.name, resource.id
+        session.rollback()
+        existing = name_taken(session, site_id, name, exclude_id=own_id)
+        if existing is None:
+            raise
+        raise _name_conflict(existing) from exc
+
+
 def _normalized_offers(offers: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [{"code": o["code"], "attributes": dict(o.get("attributes") or {})} for o in offers]
+
+
+def _stripped_name(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with ``name`` (when it is text) stripped of surrounding whitespace."""
+    if isinstance(values.get("name"), str):
+        values["name"] = values["name"].strip()
+    return values
 
 
 def get_resource(session: Session, actor: User, resource_id: int) -> Resource:
@@ -222,7 +290,7 @@ def create_resource(
     """A new resource of the caller's organization; :class:`InvalidInput` names every bad
     field (nothing is written then)."""
     require_role(actor)
-    values = {k: v for k, v in values.items() if k in RESOURCE_FIELDS}
+    values = _stripped_name({k: v for k, v in values.items() if k in RESOURCE_FIELDS})
     errors = check_resource_values(values)
     if "name" not in values:
         errors.append(FieldError("name", "required"))
@@ -232,10 +300,11 @@ def create_resource(
     errors += check_capabilities(capabilities)
     _raise_if(errors)
     with transaction(session):
+        _check_name_free(session, values["site_id"], values["name"])
         resource = Resource(org_id=actor.org_id, **values)
         resource.capabilities = [ResourceCapability(**o) for o in _normalized_offers(capabilities)]
         session.add(resource)
-        session.flush()
+        _flush_unique_name(session, resource)
     return resource
 
 
@@ -250,7 +319,7 @@ def update_resource(
     """Change the given fields of the caller's resource; ``capabilities`` replaces the list."""
     resource = own_resource(session, actor, resource_id)
     require_role(actor)
-    changes = {k: v for k, v in changes.items() if k in RESOURCE_FIELDS}
+    changes = _stripped_name({k: v for k, v in changes.items() if k in RESOURCE_FIELDS})
     errors = check_resource_values(changes)
     if "site_id" in changes and changes["site_id"] is not None:
         errors += _check_site(session, actor, changes["site_id"])
@@ -258,6 +327,13 @@ def update_resource(
         errors += check_capabilities(capabilities)
     _raise_if(errors)
     with transaction(session):
+        if changes.get("name") is not None or changes.get("site_id") is not None:
+            _check_name_free(
+                session,
+                changes.get("site_id") or resource.site_id,
+                changes.get("name") or resource.name,
+                exclude_id=resource.id,
+            )
         for key, value in changes.items():
             setattr(resource, key, value)
         if capabilities is not None:
@@ -268,7 +344,7 @@ def update_resource(
                     cap.attributes = wanted.pop(cap.code)["attributes"]
                     kept.append(cap)
             resource.capabilities = kept + [ResourceCapability(**o) for o in wanted.values()]
-        session.flush()
+        _flush_unique_name(session, resource)
     return resource
 
 

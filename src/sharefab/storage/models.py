@@ -179,6 +179,10 @@ class Resource(Base):
         CheckConstraint("speed_factor > 0", name="speed_factor_positive"),
         CheckConstraint("capacity >= 1", name="capacity_positive"),
         CheckConstraint("length(currency) = 3 AND currency = upper(currency)", name="currency"),
+        # One name per site, ignoring case and surrounding spaces (migration 0008); ltrim(rtrim())
+        # rather than trim(), which PostgreSQL reflects as TRIM(BOTH FROM ...) and autogenerate
+        # would then report as changed.
+        Index("uq_resources_site_name", "site_id", text("lower(ltrim(rtrim(name)))"), unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -6,13 +6,13 @@ from typing import Literal
 
 from pydantic import BaseModel, EmailStr, Field
 
-from sharefab.api.schemas.common import ORMModel, Text
+from sharefab.api.schemas.common import ORMModel, RequestModel, Text
 from sharefab.api.schemas.users import UserPublic
 
 OrgRole = Literal["provider", "buyer", "operator"]
 
 
-class RegisterRequest(BaseModel):
+class RegisterRequest(RequestModel):
     """A new organization and its first admin user."""
 
     org_name: Text = Field(min_length=1, max_length=200, examples=["Suzhou Precision Parts Co."])

@@ -59,6 +59,19 @@ IdPath = Annotated[int, Path(ge=1, le=MAX_DB_INT)]
 Offset = Annotated[int, Query(ge=0, le=MAX_DB_INT)]
 
 
+class RequestModel(BaseModel):
+    """Base of every request body (and of the objects nested in one).
+
+    A field the schema does not know is refused (422 naming it, e.g.
+    ``operations[0].predecessorz: unknown field``) instead of being silently dropped: a typo in
+    an optional field would otherwise fall back to its default without anyone noticing.
+    Free-form JSON fields (``attributes``, ``lease_terms``, ...) are typed ``dict`` and keep
+    whatever keys they are given. Response models stay lenient (plain ``BaseModel``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class ORMModel(BaseModel):
     """Base of response schemas read from ORM objects."""
 

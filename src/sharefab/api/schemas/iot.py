@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from sharefab.api.schemas.common import ORMModel
+from sharefab.api.schemas.common import ORMModel, RequestModel
 
 
 class TelemetryRejection(BaseModel):
@@ -58,7 +58,7 @@ class DeviceCredentialsPublic(BaseModel):
     count: int
 
 
-class CredentialRequest(BaseModel):
+class CredentialRequest(RequestModel):
     """Optional label of a new credential (e.g. the controller's serial number)."""
 
     label: str = ""
@@ -105,7 +105,7 @@ class IdleSuggestions(BaseModel):
     count: int
 
 
-class PublishSuggestions(BaseModel):
+class PublishSuggestions(RequestModel):
     """Which suggestions to publish: those of ``[from, to)`` of at least ``min_hours``."""
 
     start: AwareDatetime | None = None
@@ -158,7 +158,7 @@ class ResourceUsagePublic(BaseModel):
     currency: str
 
 
-class UsageBillRequest(BaseModel):
+class UsageBillRequest(RequestModel):
     """Which booking's usage to bill."""
 
     booking_id: int = Field(ge=1)

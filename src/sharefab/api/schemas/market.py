@@ -7,10 +7,10 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from sharefab.api.schemas.common import ORMModel
+from sharefab.api.schemas.common import ORMModel, RequestModel
 
 
-class OperationCreate(BaseModel):
+class OperationCreate(RequestModel):
     """One routing step: a capability with attribute values, quantity and per-unit time."""
 
     capability: str = Field(description="taxonomy code, e.g. separating.machining.milling")
@@ -26,7 +26,7 @@ class OperationCreate(BaseModel):
     )
 
 
-class RfqCreate(BaseModel):
+class RfqCreate(RequestModel):
     """A new request for quotation."""
 
     title: str = Field(default="", max_length=200)
@@ -125,7 +125,7 @@ class QuotePublic(ORMModel):
     diagnosis: list[str]
 
 
-class AcceptBody(BaseModel):
+class AcceptBody(RequestModel):
     """Which option of the quote to accept."""
 
     option_id: int
@@ -192,20 +192,20 @@ class OrdersPublic(BaseModel):
     count: int
 
 
-class EventCreate(BaseModel):
+class EventCreate(RequestModel):
     """A requested transition."""
 
     to: str
     note: str = Field(default="", max_length=2000)
 
 
-class ProgressCreate(BaseModel):
+class ProgressCreate(RequestModel):
     """A provider's progress report on its work order."""
 
     to: Literal["started", "done"]
 
 
-class SpecLimitIn(BaseModel):
+class SpecLimitIn(RequestModel):
     """Allowed range of one characteristic."""
 
     name: str
@@ -214,7 +214,7 @@ class SpecLimitIn(BaseModel):
     unit: str = ""
 
 
-class MeasurementIn(BaseModel):
+class MeasurementIn(RequestModel):
     """One measured value."""
 
     name: str
@@ -222,7 +222,7 @@ class MeasurementIn(BaseModel):
     unit: str = ""
 
 
-class DefectIn(BaseModel):
+class DefectIn(RequestModel):
     """A defect found."""
 
     code: str
@@ -231,13 +231,13 @@ class DefectIn(BaseModel):
     quantity: int = Field(default=1, ge=1)
 
 
-class InspectionCreate(BaseModel):
+class InspectionCreate(RequestModel):
     """An inspection record."""
 
     work_order_id: int | None = None
-    limits: list[SpecLimitIn] = []
-    measurements: list[MeasurementIn] = []
-    defects: list[DefectIn] = []
+    limits: list[SpecLimitIn] = Field(default_factory=list)
+    measurements: list[MeasurementIn] = Field(default_factory=list)
+    defects: list[DefectIn] = Field(default_factory=list)
     max_minor_defects: int | None = Field(default=None, ge=0)
     declared_passed: bool | None = None
     report_filename: str | None = Field(default=None, max_length=255)
@@ -268,7 +268,7 @@ class InspectionsPublic(BaseModel):
     count: int
 
 
-class RatingCreate(BaseModel):
+class RatingCreate(RequestModel):
     """The buyer's rating."""
 
     stars: int = Field(ge=1, le=5)

@@ -7,8 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from sharefab.api.schemas.common import RequestModel
 
-class OptimizeRequest(BaseModel):
+
+class OptimizeRequest(RequestModel):
     """Re-plan one cluster's not-yet-started work."""
 
     cluster_id: int

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from sharefab.api.schemas.common import Minor, ORMModel, RowId, Text
+from sharefab.api.schemas.common import Minor, ORMModel, RequestModel, RowId, Text
 
 ResourceKind = Literal[
     "machine", "line", "tool", "instrument", "service_team", "lab", "vehicle", "storage"
@@ -16,7 +16,7 @@ ResourceCategory = Literal["manufacturing", "innovation", "service"]
 MAX_DESCRIPTION = 10_000
 
 
-class CapabilityOffer(BaseModel):
+class CapabilityOffer(RequestModel):
     """A taxonomy capability the resource offers, with its attribute values
     (e.g. ``{"envelope_mm": [500, 400, 300], "tolerance_mm": 0.01, "materials": ["steel"]}``)."""
 
@@ -31,7 +31,7 @@ class CapabilityOfferPublic(ORMModel):
     attributes: dict[str, Any]
 
 
-class ResourceCreate(BaseModel):
+class ResourceCreate(RequestModel):
     """A new resource at one of the caller's sites. Money is integer minor units (fen for CNY)."""
 
     site_id: RowId
@@ -49,7 +49,7 @@ class ResourceCreate(BaseModel):
     description: Text = Field(default="", max_length=MAX_DESCRIPTION)
 
 
-class ResourceUpdate(BaseModel):
+class ResourceUpdate(RequestModel):
     """Fields to change; omitted fields stay as they are. ``capabilities`` replaces the list."""
 
     site_id: RowId | None = None

@@ -6,10 +6,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from sharefab.api.schemas.common import ORMModel, RowId, Text
+from sharefab.api.schemas.common import ORMModel, RequestModel, RowId, Text
 
 
-class SiteCreate(BaseModel):
+class SiteCreate(RequestModel):
     """A new factory site of the caller's organization."""
 
     name: Text = Field(min_length=1, max_length=200)
@@ -19,7 +19,7 @@ class SiteCreate(BaseModel):
     cluster_id: RowId | None = None
 
 
-class SiteUpdate(BaseModel):
+class SiteUpdate(RequestModel):
     """Fields to change; omitted fields stay as they are."""
 
     name: Text | None = Field(default=None, min_length=1, max_length=200)

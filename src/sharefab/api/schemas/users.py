@@ -7,12 +7,12 @@ from typing import Literal
 
 from pydantic import BaseModel, EmailStr, Field, field_validator
 
-from sharefab.api.schemas.common import ORMModel, Text
+from sharefab.api.schemas.common import ORMModel, RequestModel, Text
 
 UserRole = Literal["admin", "planner", "operator", "viewer"]
 
 
-class UserCreate(BaseModel):
+class UserCreate(RequestModel):
     """A new user in the caller's organization."""
 
     email: EmailStr
@@ -20,7 +20,7 @@ class UserCreate(BaseModel):
     role: UserRole = "viewer"
 
 
-class UserUpdate(BaseModel):
+class UserUpdate(RequestModel):
     """Fields an admin may change; omitted fields stay as they are."""
 
     role: UserRole | None = None

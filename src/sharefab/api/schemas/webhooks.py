@@ -7,10 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from sharefab.api.schemas.common import ORMModel
+from sharefab.api.schemas.common import ORMModel, RequestModel
 
 
-class WebhookCreate(BaseModel):
+class WebhookCreate(RequestModel):
     """A new endpoint of the caller's organization and the events it wants (``"*"``: all)."""
 
     url: str = Field(min_length=1, max_length=2000, examples=["https://erp.example.com/hooks"])

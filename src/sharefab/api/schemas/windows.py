@@ -7,12 +7,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from sharefab.api.schemas.common import Day, Instant, ORMModel, Text
+from sharefab.api.schemas.common import Day, Instant, ORMModel, RequestModel, Text
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
-class WindowCreate(BaseModel):
+class WindowCreate(RequestModel):
     """A published idle window ``[start_at, end_at)``; both need a time zone."""
 
     start_at: Instant
@@ -47,7 +47,7 @@ class WindowsPublic(BaseModel):
     count: int
 
 
-class CalendarRuleCreate(BaseModel):
+class CalendarRuleCreate(RequestModel):
     """A recurring rule: either the human form in ``rule`` (e.g.
     ``"Mon-Fri 18:00-06:00 until 2027-03-31"``) or the structured fields. An ``end_time`` at
     or before ``start_time`` wraps past midnight. Windows are generated for the next
