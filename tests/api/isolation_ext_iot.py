@@ -29,6 +29,10 @@ ROUTES: dict[tuple[str, str], Obj | Scoped] = {
     ("GET", f"{API}/utilisation"): Scoped(200),
     ("GET", f"{API}/usage/statements"): Scoped(404, params={"order_ref": "PO-7"}),
     ("POST", f"{API}/usage/bill"): Obj(body={"booking_id": "{booking_id}"}),
+    # platform operators only: a tenant cannot fund a wallet, not even its own
+    ("POST", f"{API}/ledger/deposits"): Scoped(
+        403, body={"org_id": 1, "amount_minor": 100, "currency": "CNY", "reference": "R-1"}
+    ),
 }
 
 

@@ -11,6 +11,9 @@ Ledger postings: :func:`sharefab.domain.ledger_flows.usage_charge` builds the ba
 transaction (buyer wallet -> provider payable + platform fee). :func:`ledger_transaction`
 builds it for a whole statement without storing it; :func:`bill_usage` bills one
 booking and stores the transaction through :func:`sharefab.services.ledger.post_transaction`.
+Telemetry that arrives after a booking was billed is billed as a separate difference
+transaction the next time the booking is billed (never by editing the first bill);
+:func:`billed_usage` tells what the ledger has charged for a booking so far.
 """
 
 from __future__ import annotations
@@ -21,21 +24,31 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from sharefab.domain.ledger import Transaction
+from sharefab.domain.ledger import (
+    AccountCode,
+    Posting,
+    Transaction,
+    TransactionKind,
+    buyer_wallet,
+    fee_revenue,
+    provider_payable,
+)
 from sharefab.domain.ledger_flows import UsageLine, usage_charge, usage_lines_from_terms
+from sharefab.domain.money import Money
 from sharefab.services.common import require_role, transaction
 from sharefab.services.errors import Conflict, InvalidInput, NotFound
-from sharefab.services.ledger import post_transaction
-from sharefab.storage.market_models import LedgerTransaction, Order
+from sharefab.services.ledger import balance_of, post_transaction
+from sharefab.storage.market_models import LedgerPosting, LedgerTransaction, Order
 from sharefab.storage.models import Booking, Resource, User
 from sharefab.storage.telemetry_models import Telemetry, UsageRecord
 from sharefab.storage.types import utc_now
 
 METRIC_UNITS = {"run_hours": "h", "cycles": "cycle", "kwh": "kWh"}
+_TERM_KEYS = {"run_hours": "run_hour_minor", "cycles": "cycle_minor", "kwh": "kwh_minor"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +161,15 @@ def _store_record(
 ) -> tuple[UsageRecord, list[UsageLine]]:
     """Meter ``booking`` and store or refresh its usage record (caller's transaction)."""
     usage = counter_usage(session, booking.resource_id, booking.start_at, booking.end_at)
-    lines = invoice_lines(resource.lease_terms, usage)
     record = session.scalar(select(UsageRecord).where(UsageRecord.booking_id == booking.id))
+    terms = resource.lease_terms
+    if record is not None and record.lines and billed_transactions(session, [booking.id]):
+        # once billed, a booking keeps the unit prices it was billed at (the record was
+        # stored with them by the bill): late telemetry is priced like the rest of it
+        terms = {"model": "pay_per_use"} | {
+            _TERM_KEYS[line["metric"]]: int(line["unit_price_minor"]) for line in record.lines
+        }
+    lines = invoice_lines(terms, usage)
     if record is None:
         record = UsageRecord(booking_id=booking.id, resource_id=booking.resource_id)
         session.add(record)
@@ -190,7 +210,9 @@ class UsageStatement:
 
 def usage_statement(session: Session, actor: User | None, order_ref: str) -> UsageStatement:
     """Meter every non-cancelled booking with ``order_ref`` on the caller's resources (all
-    resources for a platform operator) and return the statement; 404 when there is none."""
+    resources for a platform operator, and for the buyer of the marketplace order
+    ``order_ref``: the buyer sees what it is billed for) and return the statement; 404 when
+    there is none."""
     stmt = (
         select(Booking.id)
         .join(Resource, Resource.id == Booking.resource_id)
@@ -198,7 +220,9 @@ def usage_statement(session: Session, actor: User | None, order_ref: str) -> Usa
         .order_by(Booking.start_at, Booking.id)
     )
     if actor is not None and not actor.is_platform_operator:
-        stmt = stmt.where(Resource.org_id == actor.org_id)
+        buyer = session.scalar(select(Order.buyer_org_id).where(Order.ref == order_ref))
+        if buyer != actor.org_id:
+            stmt = stmt.where(Resource.org_id == actor.org_id)
     booking_ids = list(session.scalars(stmt))
     if not booking_ids:
         raise NotFound("usage statement", "for this order reference")
@@ -243,8 +267,14 @@ def ledger_transaction(
 
 
 def usage_tx_id(booking_id: int) -> str:
-    """Ledger transaction id of the usage bill of booking ``booking_id`` (one per booking)."""
+    """Ledger transaction id of the usage bill of booking ``booking_id`` (one per booking;
+    late-telemetry adjustments are ``<this id>:late:<n>``)."""
     return f"usage:booking:{booking_id}"
+
+
+def late_tx_id(booking_id: int, n: int) -> str:
+    """Id of the ``n``-th late-telemetry adjustment of booking ``booking_id``'s usage bill."""
+    return f"{usage_tx_id(booking_id)}:late:{n}"
 
 
 def billed_transactions(session: Session, booking_ids: Sequence[int]) -> dict[int, str]:
@@ -259,17 +289,112 @@ def billed_transactions(session: Session, booking_ids: Sequence[int]) -> dict[in
 
 
 @dataclass(frozen=True, slots=True)
+class Billed:
+    """What the ledger holds for one booking's usage: its usage transactions (the bill and
+    any late-telemetry adjustments, oldest first), the net amount charged to the buyer and
+    the net platform fee taken."""
+
+    transactions: Sequence[LedgerTransaction]
+    charged_minor: int
+    fee_minor: int
+
+
+def billed_usage(session: Session, booking_id: int) -> Billed:
+    """The usage transactions of ``booking_id`` and their net amounts."""
+    base = usage_tx_id(booking_id)
+    rows = list(
+        session.scalars(
+            select(LedgerTransaction)
+            .where(
+                or_(
+                    LedgerTransaction.tx_id == base,
+                    LedgerTransaction.tx_id.like(f"{base}:late:%"),
+                )
+            )
+            .options(selectinload(LedgerTransaction.postings).selectinload(LedgerPosting.account))
+            .order_by(LedgerTransaction.id)
+        )
+    )
+    charged = fee = 0
+    for tx in rows:
+        for p in tx.postings:
+            if p.account.code == AccountCode.BUYER_WALLET.value:
+                charged += p.amount_minor  # debit: the buyer paid
+            elif p.account.code == AccountCode.FEE_REVENUE.value:
+                fee -= p.amount_minor  # credit: the platform earned
+    return Billed(rows, charged, fee)
+
+
+@dataclass(frozen=True, slots=True)
 class UsageBill:
-    """The stored usage transaction of a booking; ``created`` is False when it already was."""
+    """The booking's latest usage transaction; ``created`` is False when this call posted
+    nothing (already billed and no late telemetry changed the metered amount)."""
 
     booking_id: int
     transaction: LedgerTransaction
     created: bool
 
 
-def _existing_bill(session: Session, booking_id: int) -> LedgerTransaction | None:
-    return session.scalar(
-        select(LedgerTransaction).where(LedgerTransaction.tx_id == usage_tx_id(booking_id))
+def _wallet_check(
+    session: Session, buyer_org: int, currency: str, charge_minor: int, what: str
+) -> None:
+    """Refuse (409 naming the shortfall) a charge the buyer's wallet cannot cover."""
+    held = balance_of(session, buyer_wallet(buyer_org, currency)).amount_minor
+    if charge_minor > held:
+        short = charge_minor - held
+        raise Conflict(
+            f"insufficient funds: {what} is {charge_minor} {currency} minor units but the "
+            f"wallet of buyer organization {buyer_org} holds {held}: short by {short} "
+            f"{currency} minor units; record a deposit (POST /api/v1/ledger/deposits) and "
+            "bill again"
+        )
+
+
+def _late_adjustment(
+    booking: Booking,
+    order: Order,
+    resource: Resource,
+    lines: Sequence[UsageLine],
+    billed: Billed,
+    platform_fee_bps: int,
+    at: datetime,
+) -> Transaction | None:
+    """The transaction billing the difference between the metered amount now and what the
+    booking's usage transactions charged (``None`` when they agree): Dr the buyer's wallet,
+    Cr provider payable and fee revenue, the fee settled so that the booking's total fee is
+    the fee of its total charge. Added readings never lower counter-delta usage and a billed
+    booking keeps its unit prices, so a lower amount means telemetry was removed: refused
+    (409), nothing is credited back automatically."""
+    cur = resource.currency
+    total = sum(line.amount_minor for line in lines)
+    delta = total - billed.charged_minor
+    if delta == 0:
+        return None
+    if delta < 0:
+        raise Conflict(
+            f"booking {booking.id} now meters {total} {cur} minor units but "
+            f"{billed.charged_minor} were billed: telemetry inside the booking was removed "
+            "after billing; nothing is credited automatically (a platform operator can "
+            "credit the buyer)"
+        )
+    fee_delta = Money(total, cur).fee_bps(platform_fee_bps).amount_minor - billed.fee_minor
+    net_delta = delta - fee_delta
+    postings = [Posting(buyer_wallet(order.buyer_org_id, cur), delta, cur)]
+    if net_delta:
+        postings.append(Posting(provider_payable(resource.org_id, cur), -net_delta, cur))
+    if fee_delta:
+        postings.append(Posting(fee_revenue(cur), -fee_delta, cur))
+    detail = ", ".join(f"{line.quantity} {line.metric}" for line in lines)
+    n = len(billed.transactions)
+    first = billed.transactions[0].tx_id
+    return Transaction(
+        late_tx_id(booking.id, n),
+        TransactionKind.USAGE,
+        tuple(postings),
+        f"late telemetry for booking {booking.id} after {first}: metered now {detail} = "
+        f"{total}, billed before {billed.charged_minor}, difference {delta:+} {cur} minor units",
+        at,
+        order_ref=order.ref,
     )
 
 
@@ -285,28 +410,35 @@ def bill_usage(
     (id :func:`usage_tx_id`) debiting the wallet of the buyer of the order holding the booking
     and crediting the provider's payable (net) and the platform's fee revenue.
 
+    Billing again re-meters the booking. Telemetry that arrived after the bill (a device
+    that was offline and sent its buffer later) changes the metered amount; the difference is
+    then billed as a new transaction (id :func:`late_tx_id`, memo naming the first bill):
+    stored transactions are never edited. When nothing changed, nothing is posted and the
+    booking's latest usage transaction is returned (``created=False``). The usage statement
+    shows per booking what is billed and what is not yet (``unbilled_minor``).
+
     Only the resource owner (admin or planner) or a platform operator bills (404 for another
-    tenant's booking). Idempotent: a booking already billed returns its stored transaction and
-    posts nothing. Refused with :class:`Conflict` (409), writing nothing, when the resource is
-    not leased pay-per-use, the booking is cancelled or belongs to no marketplace order, there
-    is no billable usage, or the buyer's wallet cannot cover the charge.
+    tenant's booking). Refused with :class:`Conflict` (409), writing nothing, when the
+    resource is not leased pay-per-use, the booking is cancelled or belongs to no marketplace
+    order, there is no billable usage, or the buyer's wallet cannot cover the charge (the
+    message names the shortfall).
     """
     booking = _visible_booking(session, actor, booking_id)
     if actor is not None and not actor.is_platform_operator:
         require_role(actor)
-    existing = _existing_bill(session, booking.id)
-    if existing is not None:
-        return UsageBill(booking.id, existing, created=False)
+    billed = billed_usage(session, booking.id)
     resource = session.get(Resource, booking.resource_id)
     assert resource is not None
     terms = resource.lease_terms or {}
     if terms.get("model") != "pay_per_use":
+        if billed.transactions:
+            return UsageBill(booking.id, billed.transactions[-1], created=False)
         model = terms.get("model", "none")
         raise Conflict(
             f"resource {resource.id} is not leased pay-per-use (lease model: {model}); "
             "only pay-per-use usage is billed"
         )
-    if booking.status == "cancelled":
+    if booking.status == "cancelled" and not billed.transactions:
         raise Conflict(f"booking {booking.id} is cancelled; its usage is not billed")
     order = (
         session.scalar(select(Order).where(Order.ref == booking.order_ref))
@@ -319,33 +451,45 @@ def bill_usage(
             f"(order reference: {booking.order_ref or 'none'}); usage is billed to the buyer "
             "of the order holding the booking"
         )
+    when = at or utc_now()
     try:
         with transaction(session):
             _, lines = _store_record(session, booking, resource)
-            if sum(line.amount_minor for line in lines) <= 0:
-                raise Conflict(f"booking {booking.id} has no billable usage (no telemetry)")
-            tx = usage_charge(
-                f"booking {booking.id}",
-                order.buyer_org_id,
-                resource.org_id,
-                lines,
-                resource.currency,
-                platform_fee_bps,
-                at or utc_now(),
-                order_ref=order.ref,
-                tx_id=usage_tx_id(booking.id),
-            )
+            if billed.transactions:
+                tx = _late_adjustment(
+                    booking, order, resource, lines, billed, platform_fee_bps, when
+                )
+                if tx is None:
+                    return UsageBill(booking.id, billed.transactions[-1], created=False)
+                what = f"the late-telemetry charge of booking {booking.id}"
+            else:
+                if sum(line.amount_minor for line in lines) <= 0:
+                    raise Conflict(f"booking {booking.id} has no billable usage (no telemetry)")
+                tx = usage_charge(
+                    f"booking {booking.id}",
+                    order.buyer_org_id,
+                    resource.org_id,
+                    lines,
+                    resource.currency,
+                    platform_fee_bps,
+                    when,
+                    order_ref=order.ref,
+                    tx_id=usage_tx_id(booking.id),
+                )
+                what = f"the usage charge of booking {booking.id}"
+            charge = tx.net_for(buyer_wallet(order.buyer_org_id, resource.currency))
+            if charge > 0:
+                _wallet_check(session, order.buyer_org_id, resource.currency, charge, what)
             try:
                 stored = post_transaction(session, tx)
             except Conflict as exc:
-                raise Conflict(
-                    f"{exc.detail}: the buyer's wallet cannot cover the usage charge "
-                    f"{tx.postings[0].amount_minor} {resource.currency} minor units"
-                ) from exc
+                # e.g. a credit back to the buyer after the provider was paid out
+                raise Conflict(f"{exc.detail}; {what} cannot be posted") from exc
     except IntegrityError:
-        # A concurrent call billed the same booking first (unique transaction id).
-        existing = _existing_bill(session, booking.id)
-        if existing is None:
+        # A concurrent call billed the same booking (or the same adjustment) first.
+        session.rollback()
+        again = billed_usage(session, booking.id)
+        if not again.transactions:
             raise
-        return UsageBill(booking.id, existing, created=False)
+        return UsageBill(booking.id, again.transactions[-1], created=False)
     return UsageBill(booking.id, stored, created=True)

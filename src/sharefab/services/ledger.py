@@ -6,6 +6,11 @@ never updated or deleted; a correction is a new transaction. Before storing, the
 :class:`sharefab.domain.ledger.Journal` run against the stored balances: the transaction
 balances (domain), its id is new, and no escrow, wallet or payable goes below zero.
 
+Deposits: :func:`record_deposit` is the platform operator's record of money received for a
+buyer (a bank transfer): Dr platform_cash, Cr the buyer's wallet, idempotent by the bank
+reference (transaction id ``deposit:<reference>``), so recording the same transfer twice
+posts once; the same reference with different details is refused (409).
+
 Visibility: an organization sees its own accounts (wallet, escrows of its orders, payable) and,
 on each transaction, only the postings to those accounts, so a provider never learns another
 provider's share of a split order. Platform operators also see the platform accounts.
@@ -18,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from sharefab.domain.ledger import (
@@ -29,12 +35,13 @@ from sharefab.domain.ledger import (
     TransactionKind,
     natural_balance,
 )
+from sharefab.domain.ledger_flows import buyer_wallet, deposit
 from sharefab.domain.ledger_statement import statement, statement_csv
 from sharefab.domain.money import Money
-from sharefab.services.common import Page
-from sharefab.services.errors import Conflict, NotFound
+from sharefab.services.common import Page, transaction
+from sharefab.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from sharefab.storage.market_models import LedgerAccount, LedgerPosting, LedgerTransaction
-from sharefab.storage.models import User
+from sharefab.storage.models import Organization, User
 
 
 def _account_row(session: Session, account: Account) -> LedgerAccount:
@@ -272,3 +279,111 @@ def trial_balance(session: Session) -> dict[str, int]:
         )
     ).all()
     return {cur: int(total) for cur, total in rows}
+
+
+DEPOSIT_PREFIX = "deposit:"
+MAX_REFERENCE = 100 - len(DEPOSIT_PREFIX)
+
+
+def deposit_tx_id(reference: str) -> str:
+    """Ledger transaction id of the deposit with bank reference ``reference``."""
+    return f"{DEPOSIT_PREFIX}{reference}"
+
+
+@dataclass(frozen=True, slots=True)
+class DepositRecord:
+    """A recorded deposit; ``created`` is False when the reference was already recorded."""
+
+    transaction: LedgerTransaction
+    org_id: int
+    amount: Money
+    reference: str
+    wallet_balance: Money
+    created: bool
+
+
+def _deposit_record(
+    session: Session, row: LedgerTransaction, reference: str, created: bool
+) -> DepositRecord:
+    wallet = next(p for p in row.postings if p.account.code == AccountCode.BUYER_WALLET.value)
+    org_id = wallet.account.org_id
+    assert org_id is not None
+    amount = Money(-wallet.amount_minor, wallet.currency)
+    return DepositRecord(
+        row,
+        org_id,
+        amount,
+        reference,
+        balance_of(session, buyer_wallet(org_id, amount.currency)),
+        created,
+    )
+
+
+def _stored(session: Session, tx_id: str) -> LedgerTransaction | None:
+    return session.scalar(
+        select(LedgerTransaction)
+        .where(LedgerTransaction.tx_id == tx_id)
+        .options(selectinload(LedgerTransaction.postings).selectinload(LedgerPosting.account))
+    )
+
+
+def record_deposit(
+    session: Session,
+    actor: User,
+    org_id: int,
+    amount: Money,
+    reference: str,
+    *,
+    at: datetime,
+    memo: str = "",
+) -> DepositRecord:
+    """Record money received for organization ``org_id``'s wallet (platform operators only:
+    403 otherwise), in its own transaction. Idempotent by ``reference`` (the bank transfer's
+    reference): the same reference with the same organization, amount and currency returns the
+    stored deposit (``created=False``) and posts nothing; with other details it is refused
+    (409) so a typo cannot silently swallow a second transfer."""
+    if not actor.is_platform_operator:
+        raise PermissionDenied("only platform operators record deposits")
+    reference = reference.strip()
+    if not reference or len(reference) > MAX_REFERENCE:
+        raise InvalidInput.single(
+            "reference", f"must be 1-{MAX_REFERENCE} characters (the bank transfer reference)"
+        )
+    if amount.amount_minor <= 0:
+        raise InvalidInput.single("amount_minor", "must be a positive amount of minor units")
+    if session.get(Organization, org_id) is None:
+        raise InvalidInput.single("org_id", f"no organization with id {org_id}")
+    tx_id = deposit_tx_id(reference)
+
+    def replay(row: LedgerTransaction) -> DepositRecord:
+        record = _deposit_record(session, row, reference, created=False)
+        if record.org_id != org_id or record.amount != amount:
+            raise Conflict(
+                f"reference {reference!r} already records a deposit of {record.amount} for "
+                f"organization {record.org_id} ({row.tx_id}); a different transfer needs its "
+                "own reference"
+            )
+        return record
+
+    existing = _stored(session, tx_id)
+    if existing is not None:
+        return replay(existing)
+    tx = deposit(
+        org_id,
+        amount,
+        at,
+        tx_id=tx_id,
+        memo=memo.strip() or f"bank transfer {reference} received for organization {org_id}",
+    )
+    try:
+        with transaction(session):
+            post_transaction(session, tx)
+    except IntegrityError:
+        # a concurrent request recorded the same reference first
+        existing = _stored(session, tx_id)
+        if existing is None:
+            raise
+        return replay(existing)
+    stored = _stored(session, tx_id)
+    assert stored is not None
+    return _deposit_record(session, stored, reference, created=True)

@@ -1,14 +1,17 @@
-"""The caller's money (ledger accounts, transactions, CSV statement) and credit scores."""
+"""The caller's money (ledger accounts, transactions, CSV statement), operator-recorded
+deposits and credit scores."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, status
 from fastapi.responses import Response
 
 from sharefab.api.deps import CurrentUser, SessionDep
 from sharefab.api.schemas.common import PROBLEM_RESPONSES
+from sharefab.api.schemas.deposits import DepositPublic, DepositRequest
 from sharefab.api.schemas.market import (
     CreditComponentPublic,
     CreditPublic,
@@ -18,6 +21,7 @@ from sharefab.api.schemas.market import (
     LedgerTransactionsPublic,
     PostingPublic,
 )
+from sharefab.domain.money import Money
 from sharefab.services import credit, ledger
 
 router = APIRouter(prefix="/ledger", tags=["ledger"], responses=PROBLEM_RESPONSES)
@@ -75,6 +79,40 @@ def statement_csv(
         ledger.statement_text(session, user, account_id),
         media_type="text/csv",
         headers={"Content-Disposition": 'attachment; filename="statement.csv"'},
+    )
+
+
+@router.post("/deposits", status_code=status.HTTP_201_CREATED)
+def record_deposit(
+    body: DepositRequest, response: Response, session: SessionDep, user: CurrentUser
+) -> DepositPublic:
+    """Record money received for an organization's wallet, e.g. a bank transfer (platform
+    operators only, 403 otherwise): Dr platform cash, Cr the organization's wallet, seen in
+    its ledger accounts, transactions and statement. Idempotent by ``reference``: 201 when
+    posted, 200 with the stored deposit when the reference was already recorded with the same
+    details, 409 when it was recorded with other details."""
+    record = ledger.record_deposit(
+        session,
+        user,
+        body.org_id,
+        Money(body.amount_minor, body.currency),
+        body.reference,
+        at=body.received_at or datetime.now(UTC),
+        memo=body.memo,
+    )
+    if not record.created:
+        response.status_code = status.HTTP_200_OK
+    tx = record.transaction
+    return DepositPublic(
+        transaction_id=tx.tx_id,
+        created=record.created,
+        org_id=record.org_id,
+        amount_minor=record.amount.amount_minor,
+        currency=record.amount.currency,
+        reference=record.reference,
+        memo=tx.memo,
+        at=tx.at,
+        wallet_balance_minor=record.wallet_balance.amount_minor,
     )
 
 

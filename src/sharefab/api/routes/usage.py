@@ -10,6 +10,7 @@ from pydantic import AwareDatetime
 
 from sharefab.api.deps import CurrentUser, SessionDep, SettingsDep
 from sharefab.api.schemas.common import PROBLEM_RESPONSES
+from sharefab.api.schemas.deposits import UsageBilledRecordPublic, UsageBilledStatementPublic
 from sharefab.api.schemas.iot import (
     IdleSuggestions,
     IdleWindow,
@@ -20,7 +21,6 @@ from sharefab.api.schemas.iot import (
     UsageBillPublic,
     UsageBillRequest,
     UsageRecordPublic,
-    UsageStatementPublic,
     UtilisationPublic,
 )
 from sharefab.api.schemas.windows import WindowPublic, WindowsPublic
@@ -172,25 +172,45 @@ def usage_statement(
     order_ref: Annotated[str, Query(min_length=1, max_length=100)],
     session: SessionDep,
     user: CurrentUser,
-) -> UsageStatementPublic:
+) -> UsageBilledStatementPublic:
     """Usage and pay-per-use charges of every booking of ``order_ref`` on the caller's
-    resources."""
+    resources, with what the ledger has billed for each (late telemetry that arrived after
+    a booking was billed shows as ``unbilled_minor`` until the booking is billed again)."""
     statement = metering.usage_statement(session, user, order_ref)
-    billed = metering.billed_transactions(session, [r.booking_id for r in statement.records])
-    rows = [
-        UsageRecordPublic.model_validate(r).model_copy(
-            update={"billed_by": billed.get(r.booking_id)}
+    ids = [r.booking_id for r in statement.records]
+    first = metering.billed_transactions(session, ids)
+    rows = []
+    billed_totals: dict[str, int] = {}
+    unbilled_totals: dict[str, int] = {}
+    for r in statement.records:
+        billed = metering.billed_usage(session, r.booking_id)
+        # only pay-per-use usage is billed: nothing is outstanding for other lease models
+        outstanding = r.amount_minor - billed.charged_minor if r.lines else 0
+        billed_totals[r.currency] = billed_totals.get(r.currency, 0) + billed.charged_minor
+        unbilled_totals[r.currency] = unbilled_totals.get(r.currency, 0) + outstanding
+        rows.append(
+            UsageBilledRecordPublic.model_validate(
+                {
+                    **UsageRecordPublic.model_validate(r).model_dump(),
+                    "billed_by": first.get(r.booking_id),
+                    "billed_minor": billed.charged_minor,
+                    "unbilled_minor": outstanding,
+                    "billing_transactions": [t.tx_id for t in billed.transactions],
+                }
+            )
         )
-        for r in statement.records
-    ]
-    return UsageStatementPublic(
+    return UsageBilledStatementPublic(
         order_ref=statement.order_ref,
         totals_minor=statement.totals_minor,
+        billed_minor=billed_totals,
+        unbilled_minor=unbilled_totals,
         data=rows,
         count=len(rows),
         ledger_note=(
-            "each pay-per-use booking is billed once by POST /api/v1/usage/bill; billed_by "
-            "names the ledger transaction that billed it (null: not billed yet)"
+            "each pay-per-use booking is billed by POST /api/v1/usage/bill; billed_by names "
+            "the ledger transaction that first billed it (null: not billed yet). Telemetry "
+            "arriving later shows as unbilled_minor; billing the booking again posts the "
+            "difference as a new transaction (billing_transactions lists them all)"
         ),
     )
 
@@ -205,7 +225,10 @@ def bill_usage(
 ) -> UsageBillPublic:
     """Bill a pay-per-use booking's metered usage (resource owner or platform operator): one
     ledger transaction charging the buyer of the booking's order and crediting the provider.
-    201 when posted; 200 with the stored transaction when the booking was already billed."""
+    201 when posted; 200 with the latest stored transaction when the booking was already
+    billed and nothing changed. Billing again after late telemetry changed the metered amount
+    posts the difference as a new transaction (201; the first bill is never edited). 409
+    naming the shortfall when the buyer's wallet cannot cover the charge."""
     bill = metering.bill_usage(
         session, user, body.booking_id, platform_fee_bps=settings.platform_fee_bps
     )
