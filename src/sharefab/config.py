@@ -30,6 +30,17 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     platform_fee_bps: int = Field(default=300, ge=0, le=10_000)
+    #: Whether webhooks may target loopback, private, link-local, ... addresses (see
+    #: :mod:`sharefab.services.webhook_targets`). Unset: allowed in development and test (a
+    #: receiver on the developer's machine), refused in production.
+    webhook_allow_private: bool | None = None
+
+    @property
+    def webhook_private_targets_allowed(self) -> bool:
+        """``webhook_allow_private``, or its default for the environment."""
+        if self.webhook_allow_private is not None:
+            return self.webhook_allow_private
+        return self.env != "production"
 
     @model_validator(mode="after")
     def _refuse_dev_secret_in_production(self) -> Settings:

@@ -24,6 +24,12 @@ timeout, a refused connection) schedules the next attempt after an exponential b
 ``[1 - jitter, 1 + jitter]`` (so failing receivers are not hit in lock-step); after
 ``max_attempts`` attempts the delivery is ``failed``.
 
+**Destinations.** Before each attempt the URL's host is resolved and checked again
+(:mod:`sharefab.services.webhook_targets`): a host that now resolves to a loopback, private,
+link-local, ... address is not called (the attempt fails with ``last_error`` saying why,
+unless private targets are allowed), and the request connects to the checked address, so
+DNS cannot change between the check and the connection. Redirects are not followed.
+
 **Claiming.** :func:`dispatch_due` claims due rows in a short transaction (PostgreSQL:
 ``FOR UPDATE SKIP LOCKED``, so several dispatchers never take the same row; SQLite serializes
 writers) by counting the attempt and pushing ``next_attempt_at`` one lease ahead, then sends
@@ -55,6 +61,12 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from sharefab.services.webhook_targets import (
+    RefusedTarget,
+    TargetPolicy,
+    check_target,
+    pinned_request,
+)
 from sharefab.storage.types import utc_now
 from sharefab.storage.webhook_models import WebhookDelivery, WebhookSubscription
 
@@ -189,9 +201,14 @@ def _claim(
 
 
 def _send(
-    client: httpx.Client, claim: _Claim, now: datetime, policy: RetryPolicy
+    client: httpx.Client,
+    claim: _Claim,
+    now: datetime,
+    policy: RetryPolicy,
+    targets: TargetPolicy,
 ) -> tuple[bool, int | None, str | None]:
-    """POST one delivery; returns (ok, status code or None, error text or None)."""
+    """POST one delivery to its checked address; returns (ok, status code or None, error
+    text or None). A destination that is no longer allowed is a failed attempt."""
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
@@ -200,8 +217,18 @@ def _send(
         SIGNATURE_HEADER: sign(claim.secret, claim.body, int(now.timestamp())),
     }
     try:
+        target = check_target(claim.url, targets)  # again: DNS may have changed since
+    except RefusedTarget as exc:
+        return False, None, f"refused: {exc}"[:ERROR_EXCERPT]
+    url, pinned_headers, extensions = pinned_request(target)
+    try:
         response = client.post(
-            claim.url, content=claim.body, headers=headers, timeout=policy.timeout_s
+            url,
+            content=claim.body,
+            headers={**headers, **pinned_headers},
+            timeout=policy.timeout_s,
+            extensions=extensions,
+            follow_redirects=False,
         )
     except httpx.HTTPError as exc:
         return False, None, f"{exc.__class__.__name__}: {exc}"[:ERROR_EXCERPT]
@@ -219,15 +246,18 @@ def dispatch_due(
     policy: RetryPolicy | None = None,
     rng: random.Random | None = None,
     batch: int = BATCH,
+    targets: TargetPolicy | None = None,
 ) -> DispatchReport:
     """Deliver up to ``batch`` pending deliveries due at ``now`` (default: the current time)
-    of active subscriptions, oldest due first; see the module doc for retries."""
+    of active subscriptions, oldest due first; see the module doc for retries. ``targets``
+    (default: from the process settings) decides which destinations may be called."""
     policy = policy or RetryPolicy()
+    targets = targets or TargetPolicy.from_settings()
     rng = rng or random.Random()
     now = now or utc_now()
     report = DispatchReport()
     for claim in _claim(session_factory, now, policy, batch):
-        ok, status_code, error = _send(client, claim, now, policy)
+        ok, status_code, error = _send(client, claim, now, policy, targets)
         with session_factory() as session, session.begin():
             row = session.get(WebhookDelivery, claim.id)
             if row is None:  # the subscription was deleted meanwhile
@@ -259,6 +289,7 @@ class WebhookDispatcher:
         interval_s: float = 2.0,
         policy: RetryPolicy | None = None,
         client_factory: Callable[[], httpx.Client] = httpx.Client,
+        targets: TargetPolicy | None = None,
     ) -> None:
         if interval_s <= 0:
             raise ValueError("interval_s must be positive")
@@ -266,6 +297,7 @@ class WebhookDispatcher:
         self._interval_s = interval_s
         self._policy = policy or RetryPolicy()
         self._client_factory = client_factory
+        self._targets = targets
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.rounds = 0
@@ -296,7 +328,11 @@ class WebhookDispatcher:
             while not self._stop.is_set():
                 try:
                     report = dispatch_due(
-                        self._session_factory, client, policy=self._policy, rng=rng
+                        self._session_factory,
+                        client,
+                        policy=self._policy,
+                        rng=rng,
+                        targets=self._targets,
                     )
                 except Exception:  # a database outage must not kill the thread
                     log.exception("webhook dispatch round failed; retrying")
@@ -309,7 +345,12 @@ class WebhookDispatcher:
 def install_webhook_dispatcher(app: Any, *, interval_s: float = 2.0) -> WebhookDispatcher:
     """Run a :class:`WebhookDispatcher` on ``app.state.session_factory`` for the app's
     lifetime (a ``configure`` hook for :func:`sharefab.api.app.create_app`)."""
-    dispatcher = WebhookDispatcher(app.state.session_factory, interval_s=interval_s)
+    settings = getattr(app.state, "settings", None)
+    dispatcher = WebhookDispatcher(
+        app.state.session_factory,
+        interval_s=interval_s,
+        targets=TargetPolicy.from_settings(settings),
+    )
     inner = app.router.lifespan_context
 
     @asynccontextmanager

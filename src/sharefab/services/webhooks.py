@@ -36,6 +36,12 @@ from sqlalchemy.orm import Session
 
 from sharefab.services.common import Page, transaction
 from sharefab.services.errors import FieldError, InvalidInput, NotFound, PermissionDenied
+from sharefab.services.webhook_targets import (
+    RefusedTarget,
+    TargetPolicy,
+    check_target,
+    split_url,
+)
 from sharefab.storage.models import Booking, Resource, User
 from sharefab.storage.types import utc_now
 from sharefab.storage.webhook_models import WebhookDelivery, WebhookSubscription
@@ -274,15 +280,20 @@ def _require_admin(actor: User) -> None:
         raise PermissionDenied("only an organization admin may manage webhooks")
 
 
-def _check_url(url: str) -> str:
+def _check_url(url: str, targets: TargetPolicy) -> str:
     url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput.single("url", "must be an absolute http:// or https:// URL")
-    if parts.username or parts.password:
-        raise InvalidInput.single("url", "must not contain credentials; use the signature")
     if len(url) > 2000:
         raise InvalidInput.single("url", "must be at most 2000 characters")
+    if any(ord(c) < 33 or c == "\x7f" for c in url):
+        raise InvalidInput.single("url", "must not contain spaces or control characters")
+    try:
+        split_url(url)
+        parts = urlsplit(url)
+        if parts.username or parts.password:
+            raise InvalidInput.single("url", "must not contain credentials; use the signature")
+        check_target(url, targets)
+    except RefusedTarget as exc:
+        raise InvalidInput.single("url", str(exc)) from exc
     return url
 
 
@@ -307,10 +318,14 @@ def create_subscription(
     url: str,
     event_types: Sequence[str],
     description: str = "",
+    targets: TargetPolicy | None = None,
 ) -> WebhookSubscription:
-    """A new active subscription of the caller's organization with a fresh signing secret."""
+    """A new active subscription of the caller's organization with a fresh signing secret.
+
+    ``targets`` decides whether private destinations are allowed (default: from the process
+    settings); see :mod:`sharefab.services.webhook_targets`."""
     _require_admin(actor)
-    clean_url = _check_url(url)
+    clean_url = _check_url(url, targets or TargetPolicy.from_settings())
     types = _check_event_types(event_types)
     with transaction(session):
         held = session.scalar(

@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
-from sharefab.api.deps import CurrentUser, SessionDep
-from sharefab.api.schemas.common import PROBLEM_RESPONSES
+from sharefab.api.deps import CurrentUser, SessionDep, SettingsDep
+from sharefab.api.schemas.common import PROBLEM_RESPONSES, IdPath, Offset
 from sharefab.api.schemas.webhooks import (
     DeliveriesPublic,
     DeliveryPublic,
@@ -17,11 +17,11 @@ from sharefab.api.schemas.webhooks import (
     WebhooksPublic,
 )
 from sharefab.services import webhooks as service
+from sharefab.services.webhook_targets import TargetPolicy
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"], responses=PROBLEM_RESPONSES)
 
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.get("")
@@ -36,16 +36,25 @@ def list_webhooks(
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create_webhook(body: WebhookCreate, session: SessionDep, user: CurrentUser) -> WebhookCreated:
-    """Subscribe an endpoint (admins only); the response holds the signing secret, once."""
+def create_webhook(
+    body: WebhookCreate, session: SessionDep, user: CurrentUser, settings: SettingsDep
+) -> WebhookCreated:
+    """Subscribe an endpoint (admins only); the response holds the signing secret, once.
+    The URL must be http(s) and, unless private targets are allowed, resolve only to public
+    addresses (422 naming the reason otherwise)."""
     sub = service.create_subscription(
-        session, user, url=body.url, event_types=body.event_types, description=body.description
+        session,
+        user,
+        url=body.url,
+        event_types=body.event_types,
+        description=body.description,
+        targets=TargetPolicy.from_settings(settings),
     )
     return WebhookCreated.model_validate(sub)
 
 
 @router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_webhook(webhook_id: int, session: SessionDep, user: CurrentUser) -> Response:
+def delete_webhook(webhook_id: IdPath, session: SessionDep, user: CurrentUser) -> Response:
     """Remove a subscription and its delivery history (admins only)."""
     service.delete_subscription(session, user, webhook_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -53,7 +62,7 @@ def delete_webhook(webhook_id: int, session: SessionDep, user: CurrentUser) -> R
 
 @router.get("/{webhook_id}/deliveries")
 def list_deliveries(
-    webhook_id: int,
+    webhook_id: IdPath,
     session: SessionDep,
     user: CurrentUser,
     delivery_status: Annotated[
@@ -72,6 +81,6 @@ def list_deliveries(
 
 
 @router.post("/{webhook_id}/test", status_code=status.HTTP_202_ACCEPTED)
-def test_webhook(webhook_id: int, session: SessionDep, user: CurrentUser) -> DeliveryPublic:
+def test_webhook(webhook_id: IdPath, session: SessionDep, user: CurrentUser) -> DeliveryPublic:
     """Queue a ``webhook.test`` event for this subscription (admins only)."""
     return DeliveryPublic.model_validate(service.send_test(session, user, webhook_id))

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from sharefab.api.schemas.common import ORMModel, RequestModel
+from sharefab.api.schemas.common import ORMModel, RequestModel, Text
 
 
 class WebhookCreate(RequestModel):
     """A new endpoint of the caller's organization and the events it wants (``"*"``: all)."""
 
-    url: str = Field(min_length=1, max_length=2000, examples=["https://erp.example.com/hooks"])
-    event_types: list[str] = Field(min_length=1, examples=[["order.accepted", "booking.created"]])
-    description: str = Field(default="", max_length=500)
+    url: Text = Field(min_length=1, max_length=2000, examples=["https://erp.example.com/hooks"])
+    event_types: list[Annotated[str, Field(max_length=100)]] = Field(
+        min_length=1, max_length=50, examples=[["order.accepted", "booking.created"]]
+    )
+    description: Text = Field(default="", max_length=500)
 
 
 class WebhookPublic(ORMModel):
