@@ -13,6 +13,8 @@ from rich.table import Table
 from sharefab.cli.common import DEFAULT_DB_URL, friendly_errors, migrate
 
 if TYPE_CHECKING:
+    from sharefab.iot.mqtt import IngestStats
+    from sharefab.iot.serve import EmbeddedIngest
     from sharefab.services.seed import SeedSummary
 
 console = Console()
@@ -31,7 +33,9 @@ def _resolve_db(db: str | None) -> str:
     return db or database_url_from_env()
 
 
-def _run_server(url: str, host: str, port: int, webhooks: bool = True) -> None:
+def _run_server(
+    url: str, host: str, port: int, webhooks: bool = True, ingest: EmbeddedIngest | None = None
+) -> None:
     import uvicorn
 
     from sharefab.config import Settings
@@ -44,8 +48,30 @@ def _run_server(url: str, host: str, port: int, webhooks: bool = True) -> None:
         from sharefab.services.webhook_delivery import install_webhook_dispatcher
 
         install_webhook_dispatcher(app)
+    if ingest is not None:  # the MQTT telemetry ingester in this process's lifespan (iot)
+        from sharefab.iot.serve import install_mqtt_ingest
+
+        def stopped(s: IngestStats) -> None:
+            console.print(
+                f"MQTT ingest stopped: received {s.received}, stored {s.accepted}, "
+                f"duplicates {s.duplicates}, rejected {s.rejected}",
+                highlight=False,
+            )
+
+        ingester = install_mqtt_ingest(app, ingest, on_stop=stopped)
+        console.print(
+            f"MQTT ingest: {ingester.topic} on {_shown_mqtt(ingest.mqtt_url)} "
+            f"(client id {ingest.client_id})"
+        )
     console.print(f"ShareFab on [bold]http://{host}:{port}/[/bold]  (database {_shown(url)})")
     uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def _shown_mqtt(url: str) -> str:
+    from sharefab.iot.mqtt import BrokerAddress
+
+    broker = BrokerAddress.from_url(url)
+    return f"{broker.host}:{broker.port}" + (f" as {broker.username}" if broker.username else "")
 
 
 def _shown(url: str) -> str:
@@ -111,10 +137,47 @@ def register(app: typer.Typer) -> None:
                 help="Deliver queued webhooks from a background thread of this process.",
             ),
         ] = True,
+        ingest: Annotated[
+            bool,
+            typer.Option(
+                envvar="SHAREFAB_MQTT_INGEST",
+                help="Also run the MQTT telemetry ingester in this process (stopped cleanly "
+                "with the server); 'sharefab ingest' runs it as its own process instead.",
+            ),
+        ] = False,
+        mqtt_url: Annotated[
+            str | None,
+            typer.Option(
+                "--mqtt-url",
+                help="Broker for --ingest: mqtt://host:port or mqtt://user:password@host:port "
+                "(default: SHAREFAB_MQTT_URL or mqtt://127.0.0.1:1883).",
+            ),
+        ] = None,
+        ingest_client_id: Annotated[
+            str, typer.Option(help="MQTT client id (persistent session) of --ingest.")
+        ] = "sharefab-ingest-serve",
+        ingest_share_group: Annotated[
+            str | None,
+            typer.Option(help="Join $share/<group>/... with other ingesters (--ingest)."),
+        ] = None,
     ) -> None:
         """Run the API and the web pages (migrates the database first)."""
         with friendly_errors():
-            _run_server(_resolve_db(db), host, port, webhooks)
+            embedded = None
+            if ingest:
+                from sharefab.config import Settings
+                from sharefab.iot.mqtt import BrokerAddress, subscription_topic
+                from sharefab.iot.serve import EmbeddedIngest
+
+                embedded = EmbeddedIngest(
+                    mqtt_url=mqtt_url or Settings().mqtt_url,
+                    client_id=ingest_client_id,
+                    share_group=ingest_share_group,
+                )
+                # refuse a malformed URL or group before the server starts
+                BrokerAddress.from_url(embedded.mqtt_url)
+                subscription_topic(embedded.share_group)
+            _run_server(_resolve_db(db), host, port, webhooks, embedded)
 
     @app.command()
     def seed(

@@ -191,6 +191,7 @@ class MqttIngester:
         self._wake = asyncio.Event()
         self._session = 0  # bumped when the broker did not keep our session
         self._client: Client | None = None
+        self._closing = False  # our own disconnect at the end of run()
         self._gmqtt_publish: Callable[[int, bytes], None] = lambda cmd, raw: None
 
     # -- gmqtt callbacks ------------------------------------------------------------------
@@ -205,7 +206,10 @@ class MqttIngester:
 
     def _on_disconnect(self, client: Client, packet: Any, exc: Any = None) -> None:
         self.connected.clear()
-        log.warning("disconnected from %s:%s; gmqtt reconnects", *self._addr())
+        if self._closing:
+            log.info("disconnected from %s:%s", *self._addr())
+        else:
+            log.warning("disconnected from %s:%s; gmqtt reconnects", *self._addr())
 
     async def _on_message(
         self, client: Client, topic: str, payload: bytes, qos: int, properties: Any
@@ -450,6 +454,7 @@ class MqttIngester:
                 await flusher
             await self._flush(stopping)  # acknowledge what was committed in the last batch
             await asyncio.sleep(0)  # let gmqtt send the PUBACKs of that batch
+            self._closing = True
             with contextlib.suppress(Exception):
                 await client.disconnect()
             loop.set_exception_handler(previous)
