@@ -167,16 +167,18 @@ def _report(client: TestClient, token: str, msgs: list[dict]) -> None:
     assert sent.json()["accepted"] == len(msgs) and sent.json()["rejected"] == 0
 
 
-def _readings(client: TestClient, booking_id: int, rid: int, ids: range) -> list[dict]:
-    """Readings every 30 min from 1 min into the booking: each step 0.5 run hour, 50 cycles
-    and 2 kWh (message i carries the counters after i steps)."""
+def _readings(
+    client: TestClient, booking_id: int, rid: int, ids: range, every_min: float = 30
+) -> list[dict]:
+    """Readings every 30 min (``every_min``) from 1 min into the two-hour booking: each step
+    0.5 run hour, 50 cycles and 2 kWh (message i carries the counters after i steps)."""
     with make_session_factory(_engine(client))() as session:
         start = session.get_one(Booking, booking_id).start_at
     return [
         telemetry(
             rid,
             i,
-            ts=start + timedelta(minutes=1 + 30 * i),
+            ts=start + timedelta(minutes=1 + every_min * i),
             run_seconds=1800.0 * i,
             cycle_count=50 * i,
             energy_wh=2000.0 * i,
@@ -354,13 +356,26 @@ def test_late_telemetry_after_billing_is_billed_as_a_new_difference_transaction(
     assert _bill(client, provider, booking_id).status_code == 200
     assert _ledger_rows(client) == rows
 
+    # Even after the lease changed model, late readings of the billed booking are billed at
+    # the prices it was billed at (another 0.5 run hour, 50 cycles and 2 kWh).
+    hourly = {"model": "hourly"}
+    client.patch(f"{API}/resources/{rid}", json={"lease_terms": hourly}, headers=provider.headers)
+    _report(client, token, _readings(client, booking_id, rid, range(4, 5), every_min=27))
+    assert _statement(client, provider, order["ref"])["unbilled_minor"] == {"CNY": late}
+    second = _bill(client, provider, booking_id)
+    assert second.status_code == 201, second.text
+    assert second.json()["transaction_id"] == f"{first_id}:late:2"
+    assert second.json()["amount_minor"] == late
+    rows = _ledger_rows(client)
+    _books_balance(client)
+
     # Telemetry removed after billing would lower the bill: refused, nothing credited.
     with make_session_factory(_engine(client))() as session, session.begin():
         session.execute(
             Telemetry.__table__.delete().where(
-                Telemetry.resource_id == rid, Telemetry.message_id == 3
+                Telemetry.resource_id == rid, Telemetry.message_id == 4
             )
         )
     lower = assert_problem(_bill(client, provider, booking_id), 409)
-    assert "removed" in lower["detail"] and str(CHARGE + late) in lower["detail"]
+    assert "removed" in lower["detail"] and str(CHARGE + 2 * late) in lower["detail"]
     assert _ledger_rows(client) == rows

@@ -430,9 +430,8 @@ def bill_usage(
     resource = session.get(Resource, booking.resource_id)
     assert resource is not None
     terms = resource.lease_terms or {}
-    if terms.get("model") != "pay_per_use":
-        if billed.transactions:
-            return UsageBill(booking.id, billed.transactions[-1], created=False)
+    # a billed booking keeps the prices it was billed at, whatever the lease says now
+    if terms.get("model") != "pay_per_use" and not billed.transactions:
         model = terms.get("model", "none")
         raise Conflict(
             f"resource {resource.id} is not leased pay-per-use (lease model: {model}); "
