@@ -20,7 +20,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from conftest import TEST_SECRET
 from sharefab.api.app import create_app
 from sharefab.config import Settings
 from sharefab.storage.models import Site
@@ -132,10 +131,14 @@ def test_unreadable_bodies_name_the_body(client: TestClient, engine: Engine, ali
 
 
 def test_crafted_tokens_are_401_not_500(client: TestClient, alice: Tenant) -> None:
+    # The app's own key (``from conftest import ...`` may pick another area's conftest when
+    # several test folders run together).
+    secret = client.app.state.settings.secret_key  # type: ignore[attr-defined]
+
     def token(**claims: Any) -> dict[str, str]:
         payload = {"sub": str(alice.user_id), "org": alice.org_id, "iss": "sharefab"}
         payload.update(claims)
-        return {"Authorization": f"Bearer {jwt.encode(payload, TEST_SECRET, algorithm='HS256')}"}
+        return {"Authorization": f"Bearer {jwt.encode(payload, secret, algorithm='HS256')}"}
 
     expired = client.get(f"{API}/users/me", headers=token(exp=int(time.time()) - 5))
     assert "expired" in assert_problem(expired, 401, "Authorization")["detail"]

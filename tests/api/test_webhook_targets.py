@@ -14,7 +14,6 @@ from api_helpers import Tenant, assert_problem, snapshot
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from conftest import TEST_SECRET
 from sharefab.config import Settings
 from sharefab.services import webhook_targets
 from sharefab.services.webhook_delivery import RetryPolicy, dispatch_due
@@ -27,6 +26,7 @@ from sharefab.services.webhook_targets import (
 from sharefab.storage.types import utc_now
 
 API = "/api/v1"
+SECRET = "webhook-target-tests-secret-0123456789"
 PUBLIC = "93.184.216.34"
 DNS: dict[str, list[str]] = {}
 
@@ -34,9 +34,7 @@ DNS: dict[str, list[str]] = {}
 @pytest.fixture
 def settings(db_url: str) -> Settings:
     """As in production: private webhook targets refused (the test default allows them)."""
-    return Settings(
-        env="test", database_url=db_url, secret_key=TEST_SECRET, webhook_allow_private=False
-    )
+    return Settings(env="test", database_url=db_url, secret_key=SECRET, webhook_allow_private=False)
 
 
 @pytest.fixture(autouse=True)

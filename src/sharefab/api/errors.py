@@ -7,9 +7,12 @@ Every error body is ``application/problem+json``::
      "errors": [{"field": "capabilities[0].code", "message": "unknown capability ..."}]}
 
 ``field`` is a dotted path into the request (body fields without the ``body`` prefix, query and
-path parameters by name). Values the database itself refuses (numbers beyond a column's range,
-NUL characters on PostgreSQL) become a 422 against ``body``. Unexpected exceptions become a bare
-500 problem: the traceback is logged, never sent.
+path parameters by name). A field the request schema does not know is reported as
+``unknown field; this object accepts: ...`` (request bodies refuse extra fields). At most
+:data:`MAX_LISTED_ERRORS` problems are listed, then one ``body`` entry counts the rest.
+Values the database itself refuses (numbers beyond a column's range, NUL characters on
+PostgreSQL) become a 422 against ``body``. A body larger than a route's limit is a 413.
+Unexpected exceptions become a bare 500 problem: the traceback is logged, never sent.
 """
 
 from __future__ import annotations
@@ -26,7 +29,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sharefab.services.errors import (
     AuthenticationFailed,
@@ -148,35 +154,63 @@ def _field_errors_of_validation(
     return errors
 
 
+#: Problems listed in one response; more are summarized (a body with 300,000 unknown keys
+#: must not get a 50 MB answer).
+MAX_LISTED_ERRORS = 20
+
+
+def _capped(errors: Sequence[FieldError]) -> list[FieldError]:
+    if len(errors) <= MAX_LISTED_ERRORS:
+        return list(errors)
+    more = len(errors) - MAX_LISTED_ERRORS
+    return [
+        *errors[:MAX_LISTED_ERRORS],
+        FieldError("body", f"... and {more} more problem(s) not listed; fix these first"),
+    ]
+
+
 def _detail_of(errors: Sequence[FieldError]) -> str:
     return "; ".join(f"{e.field}: {e.message}" for e in errors) or "invalid request"
 
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = _field_errors_of_validation(exc, request)
+    errors = _capped(_field_errors_of_validation(exc, request))
     return problem_response(
         422, _detail_of(errors), slug="validation-error", title="Validation failed", errors=errors
     )
 
 
-async def _on_http(_: Request, exc: Exception) -> JSONResponse:
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     errors: list[FieldError] = []
+    slug = None
     if exc.status_code == 400 and "parsing the body" in detail:  # FastAPI's unreadable body
         detail = "the request body could not be read: send UTF-8 JSON (not nested too deeply)"
         errors = [FieldError("body", detail)]
+    if exc.status_code == 413:  # a body limit hit while the body was streamed in
+        detail, slug = _too_large(request.scope), "content-too-large"
+        errors = [FieldError("body", detail)]
     return problem_response(
-        exc.status_code, detail, errors=errors, headers=getattr(exc, "headers", None)
+        exc.status_code, detail, slug=slug, errors=errors, headers=getattr(exc, "headers", None)
+    )
+
+
+def _too_large(scope: Scope) -> str:
+    limit = scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+    return "the request body is too large" + (
+        f"; this endpoint accepts at most {limit} bytes" if limit else ""
     )
 
 
 async def _on_service(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
     if isinstance(exc, InvalidInput):
+        errors = _capped(exc.errors)
+        detail = exc.detail if len(errors) == len(exc.errors) else _detail_of(errors)
         return problem_response(
-            422, exc.detail, slug="validation-error", title="Validation failed", errors=exc.errors
+            422, detail, slug="validation-error", title="Validation failed", errors=errors
         )
     if isinstance(exc, NotFound):
         return problem_response(404, exc.detail, slug="not-found", errors=exc.errors)
@@ -264,8 +298,48 @@ async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(500, "an unexpected error occurred; it has been logged")
 
 
+class TooLargeAsProblem:
+    """ASGI middleware turning the plain-text 413 of a route's body limit (FastAPI's
+    ``max_body_size``, answered below the exception handlers) into a problem+json body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        replacing = False
+
+        async def send_problem(message: Message) -> None:
+            nonlocal replacing
+            if message["type"] == "http.response.start" and message["status"] == 413:
+                content_type = Headers(raw=message.get("headers", [])).get("content-type", "")
+                replacing = not content_type.startswith(PROBLEM_MEDIA_TYPE)
+                if replacing:
+                    detail = _too_large(scope)
+                    response = problem_response(
+                        413, detail, slug="content-too-large", errors=[FieldError("body", detail)]
+                    )
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": 413,
+                            "headers": response.raw_headers,
+                        }
+                    )
+                    await send({"type": "http.response.body", "body": response.body})
+                    return
+            if replacing:
+                return  # the plain-text body was already replaced
+            await send(message)
+
+        await self.app(scope, receive, send_problem)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the problem+json handlers on ``app``."""
+    """Register the problem+json handlers on ``app`` (and the 413 rewriting middleware)."""
+    app.add_middleware(TooLargeAsProblem)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(ServiceError, _on_service)

@@ -82,6 +82,20 @@ def _json_size(value: Any) -> int:
     return len(json.dumps(value, ensure_ascii=False, default=str).encode())
 
 
+def _has_nul(value: Any) -> bool:
+    """Whether a JSON value holds a NUL character in a key or text (PostgreSQL refuses it)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+NUL_MESSAGE = "keys and text values must not contain NUL (\\x00) characters"
+
+
 def check_lease_terms(lease: Any) -> list[FieldError]:
     """Problems with ``lease_terms`` (``None`` = no terms): an object whose ``model`` is
     ``hourly`` or ``pay_per_use``; a pay-per-use lease names at least one of
@@ -92,6 +106,8 @@ def check_lease_terms(lease: Any) -> list[FieldError]:
         return [FieldError("lease_terms", "must be an object")]
     if _json_size(lease) > MAX_LEASE_TERMS_BYTES:
         return [FieldError("lease_terms", f"must be at most {MAX_LEASE_TERMS_BYTES} bytes")]
+    if _has_nul(lease):
+        return [FieldError("lease_terms", NUL_MESSAGE)]
     model = lease.get("model")
     if model not in LEASE_MODELS:
         message = f"unknown lease model {model!r}; use one of {', '.join(LEASE_MODELS)}"
@@ -190,6 +206,9 @@ def check_capabilities(
         if _json_size(attributes) > MAX_ATTRIBUTES_BYTES:
             message = f"must be at most {MAX_ATTRIBUTES_BYTES} bytes of JSON"
             errors.append(FieldError(f"{where}.attributes", message))
+            continue
+        if _has_nul(attributes):
+            errors.append(FieldError(f"{where}.attributes", NUL_MESSAGE))
             continue
         for issue in tax.validate_offer_attributes(code, attributes):
             field = f"{where}.attributes"

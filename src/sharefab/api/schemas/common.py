@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Path, Query
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
+#: Largest JSON request body (bytes) of the routes that set it: far above any valid body, so an
+#: oversized upload is refused with 413 before it is read into memory and parsed.
+MAX_JSON_BODY = 1024 * 1024
 #: Largest value of an ``Integer`` column (ids, money in minor units) on PostgreSQL (int4).
 MAX_DB_INT = 2**31 - 1
 #: Instants and dates the API accepts: far enough for any real calendar, and far from the
@@ -43,16 +46,40 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _no_nul_inside(value: dict[str, Any]) -> dict[str, Any]:
+    if _has_nul(value):
+        raise ValueError("keys and text values must not contain NUL (\x00) characters")
+    return value
+
+
+def _not_bool(value: object) -> object:
+    if isinstance(value, bool):  # JSON true/false would otherwise pass as 1/0
+        raise ValueError("must be a whole number, not true/false")
+    return value
+
+
 #: A timezone-aware instant between 1970 and 2200 (naive times are refused).
 Instant = Annotated[AwareDatetime, AfterValidator(_instant_in_range)]
 #: A calendar date between 1970 and 2200.
 Day = Annotated[date, AfterValidator(_date_in_range)]
 #: Text that can be stored on every backend (PostgreSQL refuses NUL characters).
 Text = Annotated[str, AfterValidator(_no_nul)]
+#: A free-form JSON object (attribute values, lease terms) that every backend can store.
+JsonObject = Annotated[dict[str, Any], AfterValidator(_no_nul_inside)]
 #: The id of a stored row in a request body.
-RowId = Annotated[int, Field(ge=1, le=MAX_DB_INT)]
+RowId = Annotated[int, BeforeValidator(_not_bool), Field(ge=1, le=MAX_DB_INT)]
 #: Integer minor currency units a column can hold.
-Minor = Annotated[int, Field(ge=0, le=MAX_DB_INT)]
+Minor = Annotated[int, BeforeValidator(_not_bool), Field(ge=0, le=MAX_DB_INT)]
 #: Path parameters naming a stored row, e.g. ``resource_id: IdPath``.
 IdPath = Annotated[int, Path(ge=1, le=MAX_DB_INT)]
 #: Paging parameters of list endpoints.

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
-from sharefab.api.schemas.common import ORMModel, RequestModel
+from sharefab.api.schemas.common import Instant, ORMModel, RequestModel, RowId, Text
 
 
 class TelemetryRejection(BaseModel):
@@ -61,7 +61,7 @@ class DeviceCredentialsPublic(BaseModel):
 class CredentialRequest(RequestModel):
     """Optional label of a new credential (e.g. the controller's serial number)."""
 
-    label: str = ""
+    label: Text = Field(default="", max_length=200)
 
 
 class ResourceUtilisationPublic(BaseModel):
@@ -108,8 +108,8 @@ class IdleSuggestions(BaseModel):
 class PublishSuggestions(RequestModel):
     """Which suggestions to publish: those of ``[from, to)`` of at least ``min_hours``."""
 
-    start: AwareDatetime | None = None
-    end: AwareDatetime | None = None
+    start: Instant | None = None
+    end: Instant | None = None
     min_hours: float = Field(default=4.0, gt=0, le=24 * 366)
 
 
@@ -161,7 +161,7 @@ class ResourceUsagePublic(BaseModel):
 class UsageBillRequest(RequestModel):
     """Which booking's usage to bill."""
 
-    booking_id: int = Field(ge=1)
+    booking_id: RowId
 
 
 class UsageBillPostingPublic(BaseModel):

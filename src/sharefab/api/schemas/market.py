@@ -5,20 +5,39 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
-from sharefab.api.schemas.common import ORMModel, RequestModel
+from sharefab.api.schemas.common import (
+    MAX_DB_INT,
+    Instant,
+    JsonObject,
+    Minor,
+    ORMModel,
+    RequestModel,
+    RowId,
+    Text,
+)
+
+#: Longest per-part or setup time an operation may name (about 23 months of minutes).
+MAX_MINUTES = 1_000_000
 
 
 class OperationCreate(RequestModel):
     """One routing step: a capability with attribute values, quantity and per-unit time."""
 
-    capability: str = Field(description="taxonomy code, e.g. separating.machining.milling")
-    name: str = Field(default="", max_length=200)
-    attributes: dict[str, Any] = Field(default_factory=dict)
-    quantity: int = Field(ge=1, description="parts to make (at least 1)")
-    unit_minutes: float = Field(ge=0, description="minutes per part at speed factor 1")
-    setup_minutes: int = Field(default=0, ge=0)
+    capability: Text = Field(
+        max_length=200, description="taxonomy code, e.g. separating.machining.milling"
+    )
+    name: Text = Field(default="", max_length=200)
+    attributes: JsonObject = Field(default_factory=dict)
+    quantity: int = Field(ge=1, le=MAX_DB_INT, description="parts to make (at least 1)")
+    unit_minutes: float = Field(
+        ge=0,
+        le=MAX_MINUTES,
+        allow_inf_nan=False,
+        description="minutes per part at speed factor 1",
+    )
+    setup_minutes: int = Field(default=0, ge=0, le=MAX_MINUTES)
     resumable: bool = Field(default=False, description="may run across calendar breaks")
     after: list[int] | None = Field(
         default=None,
@@ -29,14 +48,14 @@ class OperationCreate(RequestModel):
 class RfqCreate(RequestModel):
     """A new request for quotation."""
 
-    title: str = Field(default="", max_length=200)
+    title: Text = Field(default="", max_length=200)
     operations: list[OperationCreate] = Field(min_length=1, max_length=50)
-    due_at: AwareDatetime
-    budget_minor: int | None = Field(default=None, ge=0)
+    due_at: Instant
+    budget_minor: Minor | None = None
     currency: str = Field(default="CNY", min_length=3, max_length=3)
-    delivery_site_id: int | None = None
-    delivery_lat: float | None = None
-    delivery_lon: float | None = None
+    delivery_site_id: RowId | None = None
+    delivery_lat: float | None = Field(default=None, allow_inf_nan=False)
+    delivery_lon: float | None = Field(default=None, allow_inf_nan=False)
     min_provider_credit: int | None = Field(default=None, ge=0, le=1000)
     allow_split: bool = True
     allow_lots: bool = False
@@ -128,7 +147,7 @@ class QuotePublic(ORMModel):
 class AcceptBody(RequestModel):
     """Which option of the quote to accept."""
 
-    option_id: int
+    option_id: RowId
 
 
 class WorkOrderPublic(BaseModel):
@@ -195,8 +214,8 @@ class OrdersPublic(BaseModel):
 class EventCreate(RequestModel):
     """A requested transition."""
 
-    to: str
-    note: str = Field(default="", max_length=2000)
+    to: Text = Field(max_length=50)
+    note: Text = Field(default="", max_length=2000)
 
 
 class ProgressCreate(RequestModel):
@@ -208,40 +227,40 @@ class ProgressCreate(RequestModel):
 class SpecLimitIn(RequestModel):
     """Allowed range of one characteristic."""
 
-    name: str
-    lower: float | None = None
-    upper: float | None = None
-    unit: str = ""
+    name: Text = Field(max_length=200)
+    lower: float | None = Field(default=None, allow_inf_nan=False)
+    upper: float | None = Field(default=None, allow_inf_nan=False)
+    unit: Text = Field(default="", max_length=50)
 
 
 class MeasurementIn(RequestModel):
     """One measured value."""
 
-    name: str
-    value: float
-    unit: str = ""
+    name: Text = Field(max_length=200)
+    value: float = Field(allow_inf_nan=False)
+    unit: Text = Field(default="", max_length=50)
 
 
 class DefectIn(RequestModel):
     """A defect found."""
 
-    code: str
-    description: str = ""
+    code: Text = Field(max_length=100)
+    description: Text = Field(default="", max_length=2000)
     severity: Literal["minor", "major", "critical"] = "minor"
-    quantity: int = Field(default=1, ge=1)
+    quantity: int = Field(default=1, ge=1, le=MAX_DB_INT)
 
 
 class InspectionCreate(RequestModel):
     """An inspection record."""
 
-    work_order_id: int | None = None
-    limits: list[SpecLimitIn] = Field(default_factory=list)
-    measurements: list[MeasurementIn] = Field(default_factory=list)
-    defects: list[DefectIn] = Field(default_factory=list)
-    max_minor_defects: int | None = Field(default=None, ge=0)
+    work_order_id: RowId | None = None
+    limits: list[SpecLimitIn] = Field(default_factory=list, max_length=1000)
+    measurements: list[MeasurementIn] = Field(default_factory=list, max_length=10_000)
+    defects: list[DefectIn] = Field(default_factory=list, max_length=1000)
+    max_minor_defects: int | None = Field(default=None, ge=0, le=MAX_DB_INT)
     declared_passed: bool | None = None
-    report_filename: str | None = Field(default=None, max_length=255)
-    report_content_type: str | None = Field(default=None, max_length=200)
+    report_filename: Text | None = Field(default=None, max_length=255)
+    report_content_type: Text | None = Field(default=None, max_length=200)
     report_base64: str | None = None
 
 
@@ -272,7 +291,7 @@ class RatingCreate(RequestModel):
     """The buyer's rating."""
 
     stars: int = Field(ge=1, le=5)
-    comment: str = Field(default="", max_length=2000)
+    comment: Text = Field(default="", max_length=2000)
 
 
 class RatingPublic(ORMModel):

@@ -7,13 +7,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from sharefab.api.schemas.common import RequestModel
+from sharefab.api.schemas.common import RequestModel, RowId
 
 
 class OptimizeRequest(RequestModel):
     """Re-plan one cluster's not-yet-started work."""
 
-    cluster_id: int
+    cluster_id: RowId
     time_limit_s: float = Field(default=10.0, gt=0, le=120)
     dry_run: bool = False
 

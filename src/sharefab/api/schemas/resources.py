@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from sharefab.api.schemas.common import Minor, ORMModel, RequestModel, RowId, Text
+from sharefab.api.schemas.common import JsonObject, Minor, ORMModel, RequestModel, RowId, Text
 
 ResourceKind = Literal[
     "machine", "line", "tool", "instrument", "service_team", "lab", "vehicle", "storage"
@@ -20,8 +20,10 @@ class CapabilityOffer(RequestModel):
     """A taxonomy capability the resource offers, with its attribute values
     (e.g. ``{"envelope_mm": [500, 400, 300], "tolerance_mm": 0.01, "materials": ["steel"]}``)."""
 
-    code: str = Field(min_length=1, max_length=200, examples=["separating.machining.milling.5axis"])
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    code: Text = Field(
+        min_length=1, max_length=200, examples=["separating.machining.milling.5axis"]
+    )
+    attributes: JsonObject = Field(default_factory=dict)
 
 
 class CapabilityOfferPublic(ORMModel):
@@ -42,10 +44,10 @@ class ResourceCreate(RequestModel):
     hourly_rate_minor: Minor = Field(description="price per hour in minor units")
     setup_cost_minor: Minor = 0
     currency: str = Field(default="CNY", pattern="^[A-Za-z]{3}$")
-    speed_factor: float = Field(default=1.0, gt=0, le=100)
+    speed_factor: float = Field(default=1.0, gt=0, le=100, allow_inf_nan=False)
     capacity: int = Field(default=1, ge=1, le=10_000, description="identical parallel units")
     is_public: bool = True
-    lease_terms: dict[str, Any] | None = None
+    lease_terms: JsonObject | None = None
     description: Text = Field(default="", max_length=MAX_DESCRIPTION)
 
 
@@ -60,10 +62,10 @@ class ResourceUpdate(RequestModel):
     hourly_rate_minor: Minor | None = None
     setup_cost_minor: Minor | None = None
     currency: str | None = Field(default=None, pattern="^[A-Za-z]{3}$")
-    speed_factor: float | None = Field(default=None, gt=0, le=100)
+    speed_factor: float | None = Field(default=None, gt=0, le=100, allow_inf_nan=False)
     capacity: int | None = Field(default=None, ge=1, le=10_000)
     is_public: bool | None = None
-    lease_terms: dict[str, Any] | None = None
+    lease_terms: JsonObject | None = None
     description: Text | None = Field(default=None, max_length=MAX_DESCRIPTION)
 
 

@@ -14,8 +14,8 @@ class SiteCreate(RequestModel):
 
     name: Text = Field(min_length=1, max_length=200)
     address: Text = Field(default="", max_length=1000)
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
+    lat: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
+    lon: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
     cluster_id: RowId | None = None
 
 
@@ -24,8 +24,8 @@ class SiteUpdate(RequestModel):
 
     name: Text | None = Field(default=None, min_length=1, max_length=200)
     address: Text | None = Field(default=None, max_length=1000)
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
+    lat: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
+    lon: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
     cluster_id: RowId | None = None
 
 
