@@ -11,9 +11,8 @@ Everything runs as real processes on this machine: a private ``mosquitto`` with 
   stored messages per second from the first publish until the last row is committed;
 * **drain** - the same number of messages queued in the broker while the ingester is
   stopped, then drained by it (the ingester alone, without publishers competing for CPU);
-* **scale-out** - two ingesters sharing ``$share/bench/sharefab/v1/telemetry/+``, sustained
-  (a backlog queued for an offline shared group is not measured: Mosquitto 2.0.11 delivered
-  only half of such a backlog to the reconnecting group members here);
+* **scale-out** - two ingesters sharing ``$share/<group>/sharefab/v1/telemetry/+``, sustained
+  and draining a backlog queued for the (offline) group;
 * **client** - the gmqtt subscriber alone (optimistic acknowledgement, no database) against
   paho-mqtt, if paho is installed.
 
@@ -253,8 +252,9 @@ class Cpu:
         return out
 
     @staticmethod
-    def report(a: dict[str, float], b: dict[str, float]) -> str:
-        """Cores used by each group between two snapshots (of os.cpu_count())."""
+    def report(a: dict[str, float], b: dict[str, float], rows: int) -> str:
+        """Cores used by each group between two snapshots (of os.cpu_count()) and its CPU
+        time per reading stored in the window."""
         wall = b["wall"] - a["wall"]
         cores = os.cpu_count() or 1
         total = (b["machine total"] - a["machine total"]) or 1.0
@@ -264,9 +264,9 @@ class Cpu:
         for name in a:
             if name in ("machine busy", "machine total", "wall"):
                 continue
-            used = (b[name] - a[name]) / Cpu.TICK / wall
-            ours += used
-            parts.append(f"{name} {used:.2f}")
+            seconds = (b[name] - a[name]) / Cpu.TICK
+            ours += seconds / wall
+            parts.append(f"{name} {seconds / wall:.2f} ({seconds / rows * 1e6:.0f} us/reading)")
         parts.append(f"everything else {max(0.0, busy - ours):.2f}")
         return f"cores used in the window ({busy:.2f} of {cores} busy): " + ", ".join(parts)
 
@@ -369,7 +369,7 @@ def _rate(url: str, target: int, cpu: Cpu) -> tuple[float, str]:
     b = cpu.snapshot()
     if seen >= target:
         raise RuntimeError(f"all {target} rows arrived in one batch: raise N to measure a rate")
-    return (target - seen) / (last - first), Cpu.report(a, b)
+    return (target - seen) / (last - first), Cpu.report(a, b, target - seen)
 
 
 def _subscribed(url: str, port: int, ingesters: int) -> None:
@@ -548,6 +548,7 @@ def main() -> None:
             baseline = copy_baseline(url)
             print(f"  baseline COPY: {baseline:,.0f} rows/s", flush=True)
             record("drain of a queued backlog, 1 ingester", drain(url, broker, 1))
+            record("drain of a queued backlog, 2 ingesters ($share)", drain(url, broker, 2))
             record(
                 "publishers only: 2 simulators, no ingester running",
                 publishers_only(url, broker.port, 2),
