@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sharefab.services.accepting import SlotTaken, accept_quote
 from sharefab.services.quoting import compute_quote
 from sharefab.services.rfqs import OperationInput, RfqInput, create_rfq
-from sharefab.storage.market_models import Order
+from sharefab.storage.market_models import Order, Quote
 from sharefab.storage.models import (
     Booking,
     CalendarWindow,
@@ -36,9 +37,9 @@ def _user(s: Session, name: str, roles: list[str]) -> int:
     return user.id
 
 
-def _one_mill(session_factory: sessionmaker[Session]) -> datetime:
-    """A provider with one unit-capacity 5-axis mill, published for 4 h three days ahead;
-    returns the window's start."""
+def _one_mill(session_factory: sessionmaker[Session], hours: int = 4) -> datetime:
+    """A provider with one unit-capacity 5-axis mill, published for ``hours`` three days
+    ahead; returns the window's start."""
     now = datetime.now(UTC)
     start = datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=3)
     with session_factory() as s, s.begin():
@@ -52,7 +53,9 @@ def _one_mill(session_factory: sessionmaker[Session]) -> datetime:
         s.flush()
         s.add(ResourceCapability(resource_id=mill.id, code=f"{MILL}.5axis", attributes={}))
         s.add(
-            CalendarWindow(resource_id=mill.id, start_at=start, end_at=start + timedelta(hours=4))
+            CalendarWindow(
+                resource_id=mill.id, start_at=start, end_at=start + timedelta(hours=hours)
+            )
         )
     return start
 
@@ -122,3 +125,75 @@ def test_concurrent_retries_with_one_idempotency_key_make_one_order(
     assert len(outcomes) == 1 and next(iter(outcomes))[0] == 201
     with session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Order)) == 1
+
+
+def test_every_loser_gets_its_own_fresh_quote_that_can_be_accepted(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Room for every buyer's job, one after the other: the race for the first slot has one
+    winner; each loser's fresh quote is stored for the loser's own RFQ, never offers a taken
+    slot, and accepting fresh quotes (a 409 again only when another loser took that slot
+    first) ends with every buyer booked and no overlap."""
+    start = _one_mill(session_factory, hours=3 * BUYERS + 1)
+    with session_factory() as s, s.begin():
+        buyers = [_user(s, f"buyer{i}", ["buyer"]) for i in range(BUYERS)]
+    offers = {}
+    for uid in buyers:
+        with session_factory() as s:
+            user = s.get(User, uid)
+            assert user is not None
+            rfq = create_rfq(
+                s, user, RfqInput([OperationInput(MILL, 6, 30)], start + timedelta(days=5))
+            )
+            quote = compute_quote(s, user, rfq.id)
+            offers[uid] = (rfq.id, quote.id, quote.options[0].id)
+
+    def attempt(uid: int, quote_id: int, option_id: int) -> int | None:
+        """None when accepted, else the fresh quote's id."""
+        with session_factory() as s:
+            user = s.get(User, uid)
+            assert user is not None
+            try:
+                accept_quote(s, user, quote_id, option_id)
+            except SlotTaken as exc:
+                return exc.fresh_quote_id
+            return None
+
+    with ThreadPoolExecutor(max_workers=BUYERS) as pool:
+        fresh = dict(
+            zip(buyers, pool.map(lambda u: attempt(u, *offers[u][1:]), buyers), strict=True)
+        )
+    losers = [uid for uid, got in fresh.items() if got is not None]
+    assert len(losers) == BUYERS - 1
+
+    def booked() -> list[tuple[datetime, datetime]]:
+        with session_factory() as s:
+            rows = s.scalars(select(Booking).where(Booking.status != "cancelled"))
+            return [(b.start_at, b.end_at) for b in rows]
+
+    after_race = booked()  # what every first fresh quote was computed against
+    for uid in losers:
+        quote_id, seen = fresh[uid], after_race
+        for _round in range(BUYERS):
+            assert quote_id is not None
+            with session_factory() as s:
+                quote = s.get(Quote, quote_id)
+                assert quote is not None and quote.rfq_id == offers[uid][0]
+                assert quote.buyer_org_id == s.get_one(User, uid).org_id
+                lots = quote.options[0].plan["lots"]
+                option_id = quote.options[0].id
+            for lot in lots:  # never a slot taken when the quote was computed
+                lot_start = datetime.fromisoformat(lot["start_at"])
+                lot_end = datetime.fromisoformat(lot["end_at"])
+                assert all(lot_end <= s0 or lot_start >= e0 for s0, e0 in seen)
+            quote_id = attempt(uid, quote_id, option_id)
+            if quote_id is None:
+                break
+            seen = booked()  # the new fresh quote was computed against these
+        assert quote_id is None, f"buyer {uid} never got a slot"
+    taken = booked()
+    assert len(taken) == BUYERS
+    ordered = sorted(taken)
+    assert all(a[1] <= b[0] for a, b in pairwise(ordered))
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(Order)) == BUYERS

@@ -30,7 +30,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import bindparam, distinct, func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -86,6 +86,53 @@ def _stored(session: Session, org_id: int, key: str) -> IdempotencyKey | None:
     )
 
 
+def _key_exists(with_key: bool) -> Any:
+    """SQL: whether the Idempotency-Key ``:key`` is stored for ``:org_id`` (false without a
+    key)."""
+    if not with_key:
+        return literal(False)
+    return (
+        select(IdempotencyKey.id)
+        .where(IdempotencyKey.org_id == bindparam("org_id"), IdempotencyKey.key == bindparam("key"))
+        .exists()
+    )
+
+
+#: The first read of an accept (without, with an Idempotency-Key), built once (statements are
+#: cached by SQLAlchemy per object, so no statement is rebuilt or re-keyed per request).
+_ACCEPT_READ = tuple(
+    select(
+        Quote,
+        QuoteOption,
+        select(Order.id).where(Order.option_id == bindparam("option_id")).scalar_subquery(),
+        _key_exists(with_key),
+    )
+    .outerjoin(
+        QuoteOption,
+        (QuoteOption.id == bindparam("option_id")) & (QuoteOption.quote_id == Quote.id),
+    )
+    .where(Quote.id == bindparam("quote_id"))
+    for with_key in (False, True)
+)
+
+_OVERLAP = (
+    Booking.resource_id == bindparam("rid"),
+    Booking.status != "cancelled",
+    Booking.start_at < bindparam("end"),
+    Booking.end_at > bindparam("start"),
+)
+#: The pre-check of one lot (see :func:`_booked_meanwhile`), without and with a key.
+_PRECHECK = tuple(
+    select(
+        Resource.capacity,
+        select(func.count(distinct(Booking.unit))).where(*_OVERLAP).scalar_subquery(),
+        select(func.min(Booking.id)).where(*_OVERLAP).scalar_subquery(),
+        _key_exists(with_key),
+    ).where(Resource.id == bindparam("rid"))
+    for with_key in (False, True)
+)
+
+
 def _replay(row: IdempotencyKey, digest: str) -> tuple[int, dict[str, Any]]:
     if row.request_hash != digest:
         raise InvalidInput.single(
@@ -115,33 +162,29 @@ def _slot_problem(session: Session, lot: dict[str, Any]) -> str | None:
     return None
 
 
-def _booked_meanwhile(session: Session, lots: list[dict[str, Any]]) -> _Taken | None:
+def _booked_meanwhile(
+    session: Session, lots: list[dict[str, Any]], org_id: int, key: str | None
+) -> _Taken | None:
     """A lot whose every unit already holds a committed, non-cancelled booking overlapping it
     (so booking it must fail), checked before the write transaction: a loser of a race is
     refused without taking the resource's lock. One query per lot; ``None`` when no lot is
-    visibly taken (the write transaction still re-checks everything)."""
+    visibly taken (the write transaction still re-checks everything). Whether ``key`` is stored
+    for ``org_id`` is read in the same statement: a refusal notes whether a concurrent
+    retry with the same Idempotency-Key had already won (its booking and key row commit
+    together, so one snapshot sees both or neither)."""
     for lot in lots:
         rid = int(lot["resource_id"])
         start = datetime.fromisoformat(lot["start_at"])
         end = datetime.fromisoformat(lot["end_at"])
-        overlap = (
-            Booking.resource_id == rid,
-            Booking.status != "cancelled",
-            Booking.start_at < end,
-            Booking.end_at > start,
-        )
         row = session.execute(
-            select(
-                Resource.capacity,
-                select(func.count(distinct(Booking.unit))).where(*overlap).scalar_subquery(),
-                select(func.min(Booking.id)).where(*overlap).scalar_subquery(),
-            ).where(Resource.id == rid)
+            _PRECHECK[key is not None],
+            {"rid": rid, "start": start, "end": end, "org_id": org_id, "key": key},
         ).first()
         if row is None:
             continue  # the write transaction reports the missing resource
-        capacity, units, first = row
+        capacity, units, first, key_won = row
         if units >= capacity:
-            return _Taken(
+            taken = _Taken(
                 f"resource {rid} was booked meanwhile for [{start.isoformat()}, {end.isoformat()})",
                 [
                     {
@@ -152,6 +195,8 @@ def _booked_meanwhile(session: Session, lots: list[dict[str, Any]]) -> _Taken | 
                     }
                 ],
             )
+            taken.key_checked, taken.key_won = True, bool(key_won)
+            return taken
     return None
 
 
@@ -167,24 +212,28 @@ def accept_quote(
     """Turn an option into an order with bookings; ``(HTTP status, order view)``."""
     now = now or utc_now()
     digest = request_hash(quote_id, option_id)
-    if idempotency_key is not None:
-        if not 1 <= len(idempotency_key) <= 200:
-            raise InvalidInput.single("Idempotency-Key", "must be 1 to 200 characters")
-        row = _stored(session, actor.org_id, idempotency_key)
-        if row is not None:
-            return _replay(row, digest)
-    quote = session.get(Quote, quote_id)
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
+        raise InvalidInput.single("Idempotency-Key", "must be 1 to 200 characters")
+    # One round trip: the quote, the option, an order already made of it, a stored key.
+    row = session.execute(
+        _ACCEPT_READ[idempotency_key is not None],
+        {"quote_id": quote_id, "option_id": option_id, "org_id": actor.org_id,
+         "key": idempotency_key},
+    ).first()  # fmt: skip
+    if idempotency_key is not None and (row is None or row[3]):
+        stored = _stored(session, actor.org_id, idempotency_key)
+        if stored is not None:
+            return _replay(stored, digest)
+    quote, option, taken = (row[0], row[1], row[2]) if row is not None else (None, None, None)
     if quote is None or quote.buyer_org_id != actor.org_id:
         raise NotFound("quote", quote_id)
     require_role(actor)
-    option = session.get(QuoteOption, option_id)
-    if option is None or option.quote_id != quote.id:
+    if option is None:
         raise InvalidInput.single("option_id", f"{option_id} is not an option of quote {quote_id}")
-    taken = session.scalar(select(Order.id).where(Order.option_id == option.id))
     if taken is not None:
-        row = _stored(session, actor.org_id, idempotency_key) if idempotency_key else None
-        if row is not None:  # a concurrent retry with this key won meanwhile
-            return _replay(row, digest)
+        stored = _stored(session, actor.org_id, idempotency_key) if idempotency_key else None
+        if stored is not None:  # a concurrent retry with this key won meanwhile
+            return _replay(stored, digest)
         raise Conflict(f"option {option_id} was already accepted as order {taken}")
     if now >= quote.valid_until:
         raise QuoteExpired(
@@ -193,23 +242,32 @@ def accept_quote(
             quote.rfq_id,
         )
     rfq_id = quote.rfq_id
-    visibly_taken = _booked_meanwhile(session, option.plan["lots"])
+    visibly_taken = _booked_meanwhile(session, option.plan["lots"], actor.org_id, idempotency_key)
     session.rollback()  # end the read transaction; the write transaction starts below
     try:
         if visibly_taken is not None:
             raise visibly_taken
         status, body = _book(session, actor, quote_id, option_id, idempotency_key, digest, now)
     except _Taken as taken_exc:
-        if idempotency_key is not None:  # a concurrent retry with this key may have won
-            row = _stored(session, actor.org_id, idempotency_key)
-            if row is not None:
-                return _replay(row, digest)
-        CACHE.invalidate(c["resource_id"] for c in taken_exc.conflicts)
-        fresh = fresh_quote(session, rfq_id, now)
+        # a concurrent retry with this key may have won
+        if idempotency_key is not None and (taken_exc.key_won or not taken_exc.key_checked):
+            stored = _stored(session, actor.org_id, idempotency_key)
+            if stored is not None:
+                return _replay(stored, digest)
+        for c in taken_exc.conflicts:
+            if "start_at" in c:
+                CACHE.invalidate_unless_busy(
+                    int(c["resource_id"]),
+                    datetime.fromisoformat(c["start_at"]),
+                    datetime.fromisoformat(c["end_at"]),
+                )
+            else:
+                CACHE.invalidate([int(c["resource_id"])])
+        fresh_id, fresh_options = fresh_quote(session, rfq_id, now)
         raise SlotTaken(
-            f"{taken_exc.reason}; nothing was booked. A fresh quote {fresh.id} with "
-            f"{len(fresh.options)} options is ready: GET /api/v1/quotes/{fresh.id}",
-            fresh.id,
+            f"{taken_exc.reason}; nothing was booked. A fresh quote {fresh_id} with "
+            f"{fresh_options} options is ready: GET /api/v1/quotes/{fresh_id}",
+            fresh_id,
             taken_exc.conflicts,
         ) from None
     except IntegrityError:
@@ -228,6 +286,9 @@ class _Taken(Exception):
         super().__init__(reason)
         self.reason = reason
         self.conflicts = conflicts
+        #: Whether the Idempotency-Key was looked up with the refusal, and found stored.
+        self.key_checked = False
+        self.key_won = False
 
 
 def _book(

@@ -165,15 +165,16 @@ def capacity_version(session: Session) -> int:
 
 def versions(session: Session) -> tuple[tuple[int, int], int]:
     """:func:`catalogue_version` and :func:`capacity_version` in one round trip."""
-    row = session.execute(
-        select(
-            *(
-                select(func.coalesce(func.max(col), 0)).scalar_subquery()
-                for col in (Resource.id, ResourceCapability.id, CapacityChange.id)
-            )
-        )
-    ).one()
+    row = session.execute(_VERSIONS).one()
     return (int(row[0]), int(row[1])), int(row[2])
+
+
+_VERSIONS = select(
+    *(
+        select(func.coalesce(func.max(col), 0)).scalar_subquery()
+        for col in (Resource.id, ResourceCapability.id, CapacityChange.id)
+    )
+)
 
 
 def changed_resources(session: Session, since: int) -> list[tuple[int, int]]:
@@ -263,6 +264,22 @@ class CapacityCache:
             for entry in self._entries.values():
                 for rid in ids:
                     entry.expire(rid)
+
+    def invalidate_unless_busy(self, resource_id: int, start: datetime, end: datetime) -> None:
+        """After a refused booking of ``[start, end)``: reload the resource at the next lookup
+        unless its cached capacity already shows every unit busy then (the change log has
+        shown the competing booking already; the losers of one race then all keep the same
+        cached object, and so the same memoised shortlist and plans)."""
+        with self._lock:
+            for (_db, origin, _horizon), entry in self._entries.items():
+                cap = entry.resources.get(resource_id)
+                if cap is None:
+                    continue
+                a = to_minutes(origin, start)
+                b = to_minutes(origin, end, up=True)
+                overlapping = sum(1 for s, e in cap.bookings if s < b and e > a)
+                if overlapping < cap.capacity:
+                    entry.expire(resource_id)
 
     def clear(self) -> None:
         """Forget everything, candidate lists too (tests, or after bulk changes)."""

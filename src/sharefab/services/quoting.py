@@ -30,11 +30,14 @@ weeks past the due date (weekly buckets, 21 to 120 days).
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import is_
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from sharefab.domain.money import Money
@@ -55,8 +58,8 @@ from sharefab.services.capacity import (
 from sharefab.services.common import transaction
 from sharefab.services.credit import credit_scores
 from sharefab.services.errors import NotFound
-from sharefab.services.quote_shortlist import score_operation, shortlist
-from sharefab.services.rfqs import own_rfq
+from sharefab.services.quote_shortlist import ScoredOperation, score_operation, shortlist
+from sharefab.services.rfqs import load_rfq, own_rfq
 from sharefab.services.transport import transport_leg
 from sharefab.storage.market_models import Quote, QuoteOption, Rfq, RfqOperation
 from sharefab.storage.models import User
@@ -98,7 +101,9 @@ class _Context:
     single_orgs: list[int] = field(default_factory=list)
 
 
-def _shortlist(ctx: _Context, capacity: dict[int, Any], db: str) -> list[list[Candidate]]:
+def _shortlist(
+    ctx: _Context, capacity: dict[int, Any], db: str
+) -> tuple[list[list[Candidate]], list[ScoredOperation]]:
     """Per operation the few resources worth planning with (see the module doc, step 3, and
     :mod:`sharefab.services.quote_shortlist`); also picks ``ctx.single_orgs``, the providers
     offered as single-provider plans. ``db`` names the database (for the memo)."""
@@ -123,7 +128,7 @@ def _shortlist(ctx: _Context, capacity: dict[int, Any], db: str) -> list[list[Ca
             )
         scored_ops.append(scored)
     out, ctx.single_orgs = shortlist(scored_ops, ctx.credit, SINGLE_PROVIDER_PLANS)
-    return out
+    return out, scored_ops
 
 
 def _plans(
@@ -307,6 +312,16 @@ def compute_quote(
 
 
 def _compute(session: Session, rfq: Rfq, now: datetime) -> Quote:
+    ctx, options = _plan_options(session, rfq, now)
+    quote = _store(session, ctx, now, options)
+    prune_changes(session, now)  # at most once a minute per process
+    return quote
+
+
+def _plan_options(
+    session: Session, rfq: Rfq, now: datetime
+) -> tuple[_Context, list[tuple[str, dict[str, Any], Any]]]:
+    """Steps 1-5 of the module doc: the context and the distinct option plans."""
     origin = day_origin(now)
     ops = list(rfq.operations)
     ctx = _Context(
@@ -354,20 +369,95 @@ def _compute(session: Session, rfq: Rfq, now: datetime) -> Quote:
         horizon = horizon_minutes(origin, rfq.due_at)
         caps = {c.resource_id: c.capacity for cands in ctx.cands for c in cands}
         capacity = CACHE.get(session, caps, origin, horizon, now, capacity_version)
-        short = _shortlist(ctx, capacity, str(session.get_bind().engine.url))
+        db = str(session.get_bind().engine.url)
+        short, scored = _shortlist(ctx, capacity, db)
         if all(short):
-            seen: set[tuple[Any, ...]] = set()
-            for key, (result, pool) in _plans(ctx, short, capacity).items():
-                sig = tuple(
-                    (lot.operation, lot.resource, lot.start, lot.quantity) for lot in result.lots
-                )
-                if sig in seen:
-                    continue
-                seen.add(sig)
-                options.append((key, _option_plan(ctx, result, pool), result))
-    quote = _store(session, ctx, now, options)
-    prune_changes(session, now)  # at most once a minute per process
-    return quote
+            memo_key = (db, _shape(rfq, ops), ctx.release, ctx.due, origin, horizon)
+            hit = _plan_memo_get(memo_key, scored)
+            if hit is not None:
+                options, diagnosis = hit
+                ctx.diagnosis = list(diagnosis)
+            else:
+                options = _options(ctx, short, capacity)
+                _plan_memo_put(memo_key, scored, options, ctx.diagnosis)
+    return ctx, options
+
+
+def _options(
+    ctx: _Context, short: list[list[Candidate]], capacity: dict[int, Any]
+) -> list[tuple[str, dict[str, Any], Any]]:
+    """The distinct plans of every strategy, as option plans (see the module doc, step 4-5)."""
+    options = []
+    seen: set[tuple[Any, ...]] = set()
+    for key, (result, pool) in _plans(ctx, short, capacity).items():
+        sig = tuple((lot.operation, lot.resource, lot.start, lot.quantity) for lot in result.lots)
+        if sig in seen:
+            continue
+        seen.add(sig)
+        options.append((key, _option_plan(ctx, result, pool), result))
+    return options
+
+
+def _shape(rfq: Rfq, ops: list[RfqOperation]) -> tuple[Any, ...]:
+    """Everything of an RFQ the plans depend on besides its candidates and their capacity
+    (which the plan memo checks through the scored operations)."""
+    return (
+        tuple(
+            (
+                op.position,
+                op.name,
+                op.capability,
+                repr(sorted(op.attributes.items())),
+                op.quantity,
+                op.unit_minutes,
+                op.setup_minutes,
+                op.resumable,
+                tuple(op.after),
+            )
+            for op in ops
+        ),
+        rfq.currency,
+        rfq.allow_split,
+        rfq.allow_lots,
+        rfq.min_provider_credit,
+        rfq.delivery_lat,
+        rfq.delivery_lon,
+    )
+
+
+#: Plans of recently quoted routings: key -> (scored operations, options, diagnosis).
+_plan_memo: dict[tuple[Any, ...], tuple[list[ScoredOperation], list[Any], list[str]]] = {}
+_plan_memo_lock = threading.Lock()
+
+
+def _plan_memo_get(
+    key: tuple[Any, ...], scored: list[ScoredOperation]
+) -> tuple[list[Any], list[str]] | None:
+    """The options computed for the same routing, release minute and horizon from the very
+    same scored operations. A scored operation is reused by the shortlist only while its
+    candidates, their cached capacity objects and their credit scores are unchanged, so the
+    same objects mean the same shortlist, the same free capacity and the same plans: many RFQs
+    of one routing (the losers of an accept race asking for fresh quotes) plan once."""
+    with _plan_memo_lock:
+        hit = _plan_memo.get(key)
+    if hit is None or len(hit[0]) != len(scored) or not all(map(is_, hit[0], scored)):
+        return None
+    return hit[1], hit[2]
+
+
+def _plan_memo_put(
+    key: tuple[Any, ...], scored: list[ScoredOperation], options: list[Any], diagnosis: list[str]
+) -> None:
+    with _plan_memo_lock:
+        if len(_plan_memo) >= 256:
+            _plan_memo.clear()
+        _plan_memo[key] = (list(scored), options, list(diagnosis))
+
+
+def clear_plan_memo() -> None:
+    """Forget memoised plans (tests)."""
+    with _plan_memo_lock:
+        _plan_memo.clear()
 
 
 def _store(
@@ -376,6 +466,41 @@ def _store(
     now: datetime,
     options: Sequence[tuple[str, dict[str, Any], Any]],
 ) -> Quote:
+    """Rank and store the options as a :class:`Quote` (ORM objects, for the API answer)."""
+    quote_row, option_rows = _ranked_rows(ctx, now, options)
+    quote = Quote(**quote_row)
+    quote.options.extend(QuoteOption(**row) for row in option_rows)
+    session.add(quote)
+    session.flush()
+    return quote
+
+
+def _store_rows(
+    session: Session,
+    ctx: _Context,
+    now: datetime,
+    options: Sequence[tuple[str, dict[str, Any], Any]],
+) -> tuple[int, int]:
+    """Rank and store the options with two INSERT statements (no ORM objects);
+    ``(quote id, number of options)``."""
+    quote_row, option_rows = _ranked_rows(ctx, now, options)
+    quote_id = int(session.execute(_INSERT_QUOTE, quote_row).scalar_one())
+    if option_rows:
+        session.execute(_INSERT_OPTION, [{**row, "quote_id": quote_id} for row in option_rows])
+    return quote_id, len(option_rows)
+
+
+#: Core INSERTs of the tables (no ORM bulk-persistence pass), built once.
+_INSERT_QUOTE = insert(Quote.__table__).returning(Quote.__table__.c.id)
+_INSERT_OPTION = insert(QuoteOption.__table__)
+
+
+def _ranked_rows(
+    ctx: _Context,
+    now: datetime,
+    options: Sequence[tuple[str, dict[str, Any], Any]],
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Column values of the quote and of its ranked options (step 6 of the module doc)."""
     rfq = ctx.rfq
     candidates = []
     plans = {}
@@ -405,28 +530,29 @@ def _store(
         for e in ranking.excluded
     ]
     valid = [c.valid_until for c in candidates] or [now + VALIDITY.ttl]
-    quote = Quote(
-        rfq_id=rfq.id,
-        buyer_org_id=rfq.buyer_org_id,
-        computed_at=now,
-        valid_until=min(valid),
-        excluded=excluded,
-        diagnosis=list(dict.fromkeys(ctx.diagnosis)),
-    )
+    quote = {
+        "rfq_id": rfq.id,
+        "buyer_org_id": rfq.buyer_org_id,
+        "computed_at": now,
+        "valid_until": min(valid),
+        "excluded": excluded,
+        "diagnosis": list(dict.fromkeys(ctx.diagnosis)),
+    }
+    rows = []
     for ranked in ranking.ranked:
         c = ranked.candidate
         plan = plans[c.option_id]
-        quote.options.append(
-            QuoteOption(
-                label=ranked.labels[0] if ranked.labels else "alternative",
-                labels=list(ranked.labels),
-                rank=ranked.rank,
-                total_minor=plan["total_minor"],
-                processing_minor=plan["processing_minor"],
-                transport_minor=plan["transport_minor"],
-                currency=rfq.currency,
-                delivery_at=plan["delivery_at"],
-                explanation={
+        rows.append(
+            {
+                "label": ranked.labels[0] if ranked.labels else "alternative",
+                "labels": list(ranked.labels),
+                "rank": ranked.rank,
+                "total_minor": plan["total_minor"],
+                "processing_minor": plan["processing_minor"],
+                "transport_minor": plan["transport_minor"],
+                "currency": rfq.currency,
+                "delivery_at": plan["delivery_at"],
+                "explanation": {
                     "why": ranked.why,
                     "score": round(ranked.score, 4),
                     "terms": {k: round(v, 4) for k, v in ranked.terms.items()},
@@ -434,13 +560,11 @@ def _store(
                     "provider_credit": {str(k): v for k, v in c.provider_credit.items()},
                     "late": c.lateness > timedelta(0),
                 },
-                plan={"lots": plan["lots"], "transport": plan["transport"]},
-                provider_org_ids=sorted(c.provider_credit),
-            )
+                "plan": {"lots": plan["lots"], "transport": plan["transport"]},
+                "provider_org_ids": sorted(c.provider_credit),
+            }
         )
-    session.add(quote)
-    session.flush()
-    return quote
+    return quote, rows
 
 
 def get_quote(session: Session, actor: User, quote_id: int) -> Quote:
@@ -451,10 +575,16 @@ def get_quote(session: Session, actor: User, quote_id: int) -> Quote:
     return quote
 
 
-def fresh_quote(session: Session, rfq_id: int, now: datetime | None = None) -> Quote:
-    """A new quote for RFQ ``rfq_id`` in its own transaction (after a failed accept)."""
+def fresh_quote(session: Session, rfq_id: int, now: datetime | None = None) -> tuple[int, int]:
+    """A new quote for RFQ ``rfq_id`` in its own transaction (after a failed accept), stored
+    without ORM objects; ``(quote id, number of options)``. Losers of one accept race ask for
+    the same routing against the same capacity, so after the first one the plans come from
+    the plan memo and only the two INSERTs remain."""
     now = now or utc_now()
     with transaction(session):
-        rfq = session.get(Rfq, rfq_id)
+        rfq = load_rfq(session, rfq_id)
         assert rfq is not None
-        return _compute(session, rfq, now)
+        ctx, options = _plan_options(session, rfq, now)
+        stored = _store_rows(session, ctx, now, options)
+        prune_changes(session, now)
+        return stored

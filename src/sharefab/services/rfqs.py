@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from sharefab.domain.geo import validate_point
 from sharefab.domain.taxonomy import UnknownCapability
@@ -177,8 +177,8 @@ def reached_providers(session: Session, rfq_id: int) -> set[int]:
 
 
 def load_rfq(session: Session, rfq_id: int) -> Rfq | None:
-    """RFQ ``rfq_id`` with its operations, or ``None``."""
-    return session.get(Rfq, rfq_id, options=[selectinload(Rfq.operations)])
+    """RFQ ``rfq_id`` with its operations (one query), or ``None``."""
+    return session.get(Rfq, rfq_id, options=[joinedload(Rfq.operations)])
 
 
 def visible_rfq(session: Session, actor: User, rfq_id: int) -> Rfq:
