@@ -8,7 +8,7 @@ naming the shortfall (both backends)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -135,6 +135,15 @@ def test_operator_records_a_bank_transfer_once_and_the_buyer_sees_it(
     unknown = assert_problem(_deposit(client, ops, 999_999, 1_000, "X-1"), 422)
     assert "org_id" in str(unknown)
     assert_problem(_deposit(client, ops, buyer.org_id, 0, "X-2"), 422)
+    future = {
+        "org_id": buyer.org_id,
+        "amount_minor": 5,
+        "currency": "CNY",
+        "reference": "X-3",
+        "received_at": (datetime.now(UTC) + timedelta(days=2)).isoformat(),
+    }
+    early = client.post(f"{API}/ledger/deposits", json=future, headers=ops.headers)
+    assert "received_at" in str(assert_problem(early, 422))
     bad_currency = {"org_id": buyer.org_id, "amount_minor": 5, "currency": "cny", "reference": "X"}
     assert_problem(
         client.post(f"{API}/ledger/deposits", json=bad_currency, headers=ops.headers), 422

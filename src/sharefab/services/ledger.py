@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -42,6 +42,7 @@ from sharefab.services.common import Page, transaction
 from sharefab.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from sharefab.storage.market_models import LedgerAccount, LedgerPosting, LedgerTransaction
 from sharefab.storage.models import Organization, User
+from sharefab.storage.types import utc_now
 
 
 def _account_row(session: Session, account: Account) -> LedgerAccount:
@@ -351,6 +352,8 @@ def record_deposit(
         )
     if amount.amount_minor <= 0:
         raise InvalidInput.single("amount_minor", "must be a positive amount of minor units")
+    if at > utc_now() + timedelta(minutes=5):
+        raise InvalidInput.single("received_at", "must not be in the future")
     if session.get(Organization, org_id) is None:
         raise InvalidInput.single("org_id", f"no organization with id {org_id}")
     tx_id = deposit_tx_id(reference)
