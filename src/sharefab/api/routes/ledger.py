@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, status
 from fastapi.responses import Response
 
 from sharefab.api.deps import CurrentUser, SessionDep
-from sharefab.api.schemas.common import PROBLEM_RESPONSES
+from sharefab.api.schemas.common import MAX_DB_INT, PROBLEM_RESPONSES, IdPath, Offset
 from sharefab.api.schemas.deposits import DepositPublic, DepositRequest
 from sharefab.api.schemas.market import (
     CreditComponentPublic,
@@ -46,7 +46,7 @@ def list_transactions(
     session: SessionDep,
     user: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> LedgerTransactionsPublic:
     """Transactions touching the caller's accounts, with only the caller's postings."""
     page = ledger.list_transactions(session, user, limit=limit, offset=offset)
@@ -71,7 +71,9 @@ def list_transactions(
     responses={200: {"content": {"text/csv": {}}}},
 )
 def statement_csv(
-    session: SessionDep, user: CurrentUser, account_id: int | None = None
+    session: SessionDep,
+    user: CurrentUser,
+    account_id: Annotated[int | None, Query(ge=1, le=MAX_DB_INT)] = None,
 ) -> Response:
     """CSV statement of the caller's accounts, or of one (``account_id``), in major units
     with running balances."""
@@ -117,7 +119,7 @@ def record_deposit(
 
 
 @credit_router.get("/{org_id}/credit")
-def read_credit(org_id: int, session: SessionDep, user: CurrentUser) -> CreditPublic:
+def read_credit(org_id: IdPath, session: SessionDep, user: CurrentUser) -> CreditPublic:
     """An organization's credit score 0-1000 with each component explained (any caller)."""
     del user  # any authenticated organization may read any score
     score = credit.org_credit(session, org_id)
