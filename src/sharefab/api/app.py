@@ -18,9 +18,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import Engine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sharefab import __version__
 from sharefab.api.errors import install_error_handlers
+from sharefab.api.limits import install_body_limits
 from sharefab.api.routes import api_routers
 from sharefab.config import Settings, get_settings
 from sharefab.storage.db import make_engine, make_session_factory
@@ -71,6 +73,8 @@ def create_app(
         db_engine.execution_options(sqlite_begin="DEFERRED")
     )
     install_error_handlers(app)
+    install_body_limits(app, settings, API_PREFIX)  # refuses oversized bodies before parsing
+    app.add_middleware(HeadAsGet)
     for router in (*api_routers(), *extra_api_routers):
         app.include_router(router, prefix=API_PREFIX)
     for router in extra_routers:
@@ -78,6 +82,30 @@ def create_app(
     for hook in configure:
         hook(app)
     return app
+
+
+class HeadAsGet:
+    """ASGI middleware answering ``HEAD`` like ``GET`` without the body (RFC 9110 9.3.2):
+    same status and headers, ``Content-Length`` included. FastAPI routes declare only ``GET``,
+    so without it ``HEAD /health`` (load balancers, uptime checks) was a 405. GET handlers
+    never write, so running one for a HEAD is safe; a path without a GET still answers 405."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return  # drop every chunk; the last (empty) one ends the response
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
 
 
 def route_table(app: FastAPI) -> set[tuple[str, str]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from sharefab.api.deps import CurrentUser, SessionDep
-from sharefab.api.schemas.common import PROBLEM_RESPONSES
+from sharefab.api.schemas.common import PROBLEM_RESPONSES, IdPath
 from sharefab.api.schemas.operator import KpisPublic, OptimizeRequest, OptimizeRunPublic
 from sharefab.services import optimize as service
 from sharefab.services.errors import NotFound
@@ -54,7 +54,7 @@ def optimize(
 
 
 @router.get("/optimize/{run_id}")
-def read_run(run_id: int, session: SessionDep, user: CurrentUser) -> OptimizeRunPublic:
+def read_run(run_id: IdPath, session: SessionDep, user: CurrentUser) -> OptimizeRunPublic:
     """A past or running re-optimisation run (its job status and results)."""
     service.check_operator(user)
     run = session.get(OptimizationRun, run_id)

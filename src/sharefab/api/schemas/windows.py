@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
@@ -13,7 +13,9 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 class WindowCreate(RequestModel):
-    """A published idle window ``[start_at, end_at)``; both need a time zone."""
+    """A published idle window ``[start_at, end_at)``; both need a time zone. It must end
+    after now (one that started in the past and ends later is fine: the rest of it is
+    bookable); a window wholly in the past offers nothing and is refused."""
 
     start_at: Instant
     end_at: Instant
@@ -25,6 +27,12 @@ class WindowCreate(RequestModel):
         if start_at is not None and end_at <= start_at:
             raise ValueError(
                 f"must be after start_at ({start_at.isoformat()}); got {end_at.isoformat()}"
+            )
+        now = datetime.now(UTC)
+        if end_at <= now:
+            raise ValueError(
+                f"the window ends in the past ({end_at.isoformat()}, now "
+                f"{now.replace(microsecond=0).isoformat()}); publish windows that end after now"
             )
         return end_at
 
