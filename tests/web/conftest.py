@@ -1,7 +1,9 @@
-"""A small catalogue of two tenants in one cluster, and the web app (API + pages) over it."""
+"""A small catalogue of three tenants (a provider, a buyer, an outsider) in one cluster, and
+the web app (API + pages) over it."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,6 +41,7 @@ class WebWorld:
     buyer_email: str
     window_start: datetime
     password: str = PASSWORD
+    outsider_email: str = "g@gamma.test"
 
 
 def _build(url: str) -> WebWorld:
@@ -56,6 +59,13 @@ def _build(url: str) -> WebWorld:
         )
         register_organization(
             s, org_name="Beta Buyer", roles=["buyer"], email="b@beta.test", password=PASSWORD
+        )
+        register_organization(
+            s,
+            org_name="Gamma Outsider",
+            roles=["buyer", "provider"],
+            email="g@gamma.test",
+            password=PASSWORD,
         )
         cluster = Cluster(name="Suzhou Test Park", region="Jiangsu", lat=31.30, lon=120.70)
         s.add(cluster)
@@ -163,3 +173,83 @@ def _sign_in(client: TestClient, email: str) -> None:
 def sign_in() -> SignIn:
     """``sign_in(client, email)``: sign in through the form; the cookie stays in the client."""
     return _sign_in
+
+
+MILL = "separating.machining.milling.5axis"
+
+
+def rfq_form(**fields: object) -> dict[str, object]:
+    """A valid "New RFQ" form: 10 parts of 6 minutes of 5-axis milling, due in 7 days."""
+    due = (datetime.now(UTC) + timedelta(days=7)).strftime("%Y-%m-%dT17:00")
+    form: dict[str, object] = {
+        "capability": [MILL, ""],
+        "op_name": ["mill housing", ""],
+        "quantity": ["10", ""],
+        "unit_minutes": ["6", ""],
+        "setup_minutes": ["", ""],
+        "title": "Pump housings",
+        "due_at": due,
+        "budget": "5000",
+        "currency": "CNY",
+        "allow_split": "1",
+    }
+    form.update(fields)
+    return form
+
+
+@dataclass(frozen=True, slots=True)
+class QuotePage:
+    """What the RFQ page shows after "Get quotes"."""
+
+    html: str
+    quote_id: int
+    option_ids: list[int]
+    keys: list[str]
+
+
+class Market:
+    """The buyer's journey through the pages, one step per method."""
+
+    capability = MILL
+    form = staticmethod(rfq_form)
+
+    def new_rfq(self, client: TestClient, **fields: object) -> int:
+        """Post the form; the id of the stored RFQ."""
+        response = client.post("/rfqs/new", data=rfq_form(**fields), follow_redirects=False)
+        assert response.status_code == 303, response.text
+        return int(response.headers["location"].rsplit("/", 1)[1])
+
+    def get_quotes(self, client: TestClient, rfq_id: int) -> QuotePage:
+        """Press "Get quotes" and read the options shown."""
+        response = client.post(f"/rfqs/{rfq_id}/quotes", follow_redirects=False)
+        assert response.status_code == 303, response.text
+        page = client.get(response.headers["location"])
+        assert page.status_code == 200
+        return self.read(page.text)
+
+    @staticmethod
+    def read(html: str) -> QuotePage:
+        """The quote id, option ids and idempotency keys of an RFQ page."""
+        found = re.search(r'action="/quotes/(\d+)/accept"', html)
+        assert found, "no accept button on the page"
+        options = [int(x) for x in re.findall(r'name="option_id" value="(\d+)"', html)]
+        keys = re.findall(r'name="idempotency_key" value="([^"]+)"', html)
+        return QuotePage(html, int(found.group(1)), options, keys)
+
+    def accept(self, client: TestClient, quote: QuotePage, index: int = 0) -> int:
+        """Accept option ``index``; the id of the order."""
+        response = client.post(
+            f"/quotes/{quote.quote_id}/accept",
+            data={"option_id": quote.option_ids[index], "idempotency_key": quote.keys[index]},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303, response.text
+        location = response.headers["location"]
+        assert location.startswith("/orders/")
+        return int(location.split("/")[2].split("?")[0])
+
+
+@pytest.fixture
+def market() -> Market:
+    """Helpers for the RFQ -> quote -> order pages."""
+    return Market()

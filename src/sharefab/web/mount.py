@@ -10,7 +10,16 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from sharefab.config import Settings
-from sharefab.web import auth, catalogue, clusters, resource_page
+from sharefab.web import (
+    auth,
+    catalogue,
+    clusters,
+    ledger_pages,
+    order_pages,
+    provider_pages,
+    resource_page,
+    rfq_pages,
+)
 from sharefab.web.errors import PageError, install_page_error_handlers
 from sharefab.web.templating import STATIC_DIR
 
@@ -45,7 +54,16 @@ def mount_web(app: FastAPI) -> FastAPI:
 
     app.add_api_route(PLOTLY_PATH, plotly_js, methods=["GET"], name="web_plotly")
     app.add_api_route("/", home, methods=["GET"], include_in_schema=False)
-    for router in (auth.router, catalogue.router, resource_page.router, clusters.router):
+    for router in (
+        auth.router,
+        catalogue.router,
+        resource_page.router,
+        clusters.router,
+        rfq_pages.router,
+        order_pages.router,
+        provider_pages.router,
+        ledger_pages.router,
+    ):
         app.include_router(router)
     install_page_error_handlers(app)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -28,6 +29,11 @@ def format_money(minor: int, currency: str) -> str:
     sign = "-" if minor < 0 else ""
     major, cents = divmod(abs(minor), 100)
     return f"{sign}{currency} {major:,}.{cents:02d}"
+
+
+def script_json(value: Any) -> str:
+    """JSON to embed in a ``<script type="application/json">`` (``</`` cannot close it)."""
+    return json.dumps(value, ensure_ascii=False).replace("</", "<\\/")
 
 
 def format_instant(value: datetime, tz: str = "UTC") -> str:
