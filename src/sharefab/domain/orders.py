@@ -12,18 +12,18 @@ draft                 cancelled                buyer, operator
 quoted                accepted                 buyer
 quoted                cancelled                buyer, operator, system (quote expired)
 accepted              scheduled                system, operator
-accepted              cancelled                buyer, provider, operator, system
+accepted              cancelled                buyer, provider (sole), operator, system
 scheduled             in_production            provider, system
-scheduled             cancelled                buyer, provider, operator
+scheduled             cancelled                buyer, provider (sole), operator
 in_production         inspected                provider, operator
 in_production         cancelled                operator
 inspected             shipped                  provider
 inspected             in_production            provider, operator (rework)
 inspected             cancelled                operator
 shipped               delivered                buyer, operator, system
-shipped               disputed                 buyer, operator
+shipped               disputed                 buyer, provider, operator
 delivered             settled                  system, operator
-delivered             disputed                 buyer, operator
+delivered             disputed                 buyer, provider, operator
 disputed              delivered                buyer (withdraws), operator (for provider)
 disputed              settled                  operator (settled with a split)
 disputed              cancelled                operator (for buyer: refund)
@@ -31,7 +31,17 @@ disputed              cancelled                operator (for buyer: refund)
 
 A buyer may cancel before production starts (the refund follows the ledger's
 ``CancellationPolicy``); after that only the platform operator may cancel, and nothing that
-has shipped can be cancelled (raise a dispute instead).
+has shipped can be cancelled (raise a dispute instead). A provider that cannot make an order
+may withdraw before production (the buyer gets everything back and the cancellation counts
+against the provider's credit), but only from an order it is the *sole* provider of
+(:data:`SOLE_PROVIDER_MOVES`): cancelling an order that other providers also work on would
+cancel their work and the buyer's whole plan, so there it asks the operator, who may re-plan
+or cancel. Either party may raise a dispute once the goods have shipped; only the platform
+operator resolves one with money.
+
+:class:`IllegalTransition` is raised for a move the state machine does not have from the
+current state; its subclass :class:`NotYourMove` for a move that exists but that the actor may
+not make (the API answers 409 and 403); both name who may make the move.
 
 Inspection records (measured values against spec limits, defects -> verdict) and the
 per-operation progress providers report, with its roll-up to the order state, live in
@@ -47,11 +57,13 @@ from enum import StrEnum
 
 __all__ = [
     "CANCELLABLE_STATES",
+    "SOLE_PROVIDER_MOVES",
     "TERMINAL_STATES",
     "TRANSITIONS",
     "ActorRole",
     "Event",
     "IllegalTransition",
+    "NotYourMove",
     "OrderState",
     "allowed_targets",
     "check_aware",
@@ -108,14 +120,19 @@ TRANSITIONS: dict[tuple[OrderState, OrderState], frozenset[ActorRole]] = {
     (S.INSPECTED, S.IN_PRODUCTION): frozenset({R.PROVIDER, R.OPERATOR}),
     (S.INSPECTED, S.CANCELLED): frozenset({R.OPERATOR}),
     (S.SHIPPED, S.DELIVERED): frozenset({R.BUYER, R.OPERATOR, R.SYSTEM}),
-    (S.SHIPPED, S.DISPUTED): frozenset({R.BUYER, R.OPERATOR}),
+    (S.SHIPPED, S.DISPUTED): frozenset({R.BUYER, R.PROVIDER, R.OPERATOR}),
     (S.DELIVERED, S.SETTLED): frozenset({R.SYSTEM, R.OPERATOR}),
-    (S.DELIVERED, S.DISPUTED): frozenset({R.BUYER, R.OPERATOR}),
+    (S.DELIVERED, S.DISPUTED): frozenset({R.BUYER, R.PROVIDER, R.OPERATOR}),
     (S.DISPUTED, S.DELIVERED): frozenset({R.BUYER, R.OPERATOR}),
     (S.DISPUTED, S.SETTLED): frozenset({R.OPERATOR}),
     (S.DISPUTED, S.CANCELLED): frozenset({R.OPERATOR}),
 }
 """Every allowed ``(from, to)`` pair and the roles that may perform it."""
+
+SOLE_PROVIDER_MOVES: frozenset[tuple[OrderState, OrderState]] = frozenset(
+    {(S.ACCEPTED, S.CANCELLED), (S.SCHEDULED, S.CANCELLED)}
+)
+"""Moves a provider may make only on an order no other provider works on."""
 
 TERMINAL_STATES: frozenset[OrderState] = frozenset({S.SETTLED, S.CANCELLED})
 """States with no way out."""
@@ -178,6 +195,29 @@ class IllegalTransition(ValueError):
         super().__init__(message)
 
 
+class NotYourMove(IllegalTransition):
+    """The move exists from the current state but ``actor_role`` may not make it (403): the
+    message names who may."""
+
+    def __init__(
+        self,
+        current: OrderState,
+        target: OrderState,
+        allowed: Sequence[OrderState],
+        actor_role: ActorRole,
+        reason: str = "",
+    ) -> None:
+        super().__init__(current, target, allowed, actor_role)
+        if reason:
+            self.args = (f"{self.args[0]}; {reason}",)
+
+
+_SOLE_PROVIDER_REASON = (
+    "a provider may cancel only an order no other provider works on; ask the platform "
+    "operator to re-plan or cancel this one"
+)
+
+
 def roles_for(current: OrderState | str, target: OrderState | str) -> frozenset[ActorRole]:
     """Roles that may move an order from ``current`` to ``target`` (empty if none)."""
     return TRANSITIONS.get(
@@ -186,32 +226,52 @@ def roles_for(current: OrderState | str, target: OrderState | str) -> frozenset[
 
 
 def allowed_targets(
-    current: OrderState | str, actor_role: ActorRole | str | None = None
+    current: OrderState | str,
+    actor_role: ActorRole | str | None = None,
+    *,
+    sole_provider: bool = True,
 ) -> list[OrderState]:
-    """Targets reachable from ``current`` in one step (by ``actor_role``, or by anyone)."""
+    """Targets reachable from ``current`` in one step (by ``actor_role``, or by anyone).
+
+    ``sole_provider=False`` says a provider actor shares the order with other providers, so
+    the :data:`SOLE_PROVIDER_MOVES` are not open to it."""
     src = parse_state(current, "current")
     role = parse_role(actor_role) if actor_role is not None else None
     targets = {
         dst
         for (s, dst), roles in TRANSITIONS.items()
-        if s is src and (role is None or role in roles)
+        if s is src
+        and (role is None or role in roles)
+        and not (role is R.PROVIDER and not sole_provider and (s, dst) in SOLE_PROVIDER_MOVES)
     }
     return sorted(targets, key=_ORDER.index)
 
 
 def transition(
-    current: OrderState | str, target: OrderState | str, actor_role: ActorRole | str
+    current: OrderState | str,
+    target: OrderState | str,
+    actor_role: ActorRole | str,
+    *,
+    sole_provider: bool = True,
 ) -> OrderState:
     """Return ``target`` if ``actor_role`` may move the order there, else raise.
 
     Raises :class:`IllegalTransition` (a ``ValueError``) whose message lists the targets the
-    actor may choose from ``current``; ``ValueError`` for an unknown state or role.
+    actor may choose from ``current``: :class:`NotYourMove` when the move exists but is not
+    the actor's (also a provider's :data:`SOLE_PROVIDER_MOVES` with ``sole_provider=False``);
+    ``ValueError`` for an unknown state or role.
     """
     src = parse_state(current, "current")
     dst = parse_state(target, "target")
     role = parse_role(actor_role)
-    if role not in TRANSITIONS.get((src, dst), frozenset()):
-        raise IllegalTransition(src, dst, allowed_targets(src, role), role)
+    roles = TRANSITIONS.get((src, dst))
+    allowed = allowed_targets(src, role, sole_provider=sole_provider)
+    if roles is None:
+        raise IllegalTransition(src, dst, allowed, role)
+    if role not in roles:
+        raise NotYourMove(src, dst, allowed, role)
+    if role is R.PROVIDER and not sole_provider and (src, dst) in SOLE_PROVIDER_MOVES:
+        raise NotYourMove(src, dst, allowed, role, _SOLE_PROVIDER_REASON)
     return dst
 
 

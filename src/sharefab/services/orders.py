@@ -6,8 +6,10 @@ prices); platform operators see everything. Everyone else gets 404.
 
 Transitions (``POST /orders/{id}/events``) follow :func:`sharefab.domain.orders.transition`
 with the caller's role on the order (buyer, provider or operator); an illegal move is a
-:class:`~sharefab.services.errors.Conflict` listing the allowed targets. Side effects, in the
-same transaction:
+:class:`~sharefab.services.errors.Conflict` listing the allowed targets, a move that is another
+party's (or a provider cancelling an order other providers share) is a
+:class:`~sharefab.services.errors.PermissionDenied`; both name who may make it. Side effects,
+in the same transaction:
 
 * ``delivered`` releases the escrow (:func:`~sharefab.domain.ledger_flows.release_on_delivery`):
   the platform fee (``Settings.platform_fee_bps``) and each provider's share, weighted by its
@@ -38,10 +40,16 @@ from sharefab.domain.ledger_flows import (
     settle_dispute,
 )
 from sharefab.domain.money import Money
-from sharefab.domain.orders import ActorRole, IllegalTransition, OrderState, allowed_targets
+from sharefab.domain.orders import (
+    ActorRole,
+    IllegalTransition,
+    NotYourMove,
+    OrderState,
+    allowed_targets,
+)
 from sharefab.domain.orders import transition as domain_transition
 from sharefab.services.common import Page, transaction
-from sharefab.services.errors import Conflict, FieldError, InvalidInput, NotFound
+from sharefab.services.errors import Conflict, FieldError, InvalidInput, NotFound, PermissionDenied
 from sharefab.services.ledger import balance_of, post_transaction
 from sharefab.services.webhooks import emit_booking_status, emit_order_event
 from sharefab.storage.market_models import Order, OrderEvent, WorkOrder
@@ -78,6 +86,11 @@ def role_on(order: Order, actor: User) -> ActorRole:
     if any(w.provider_org_id == actor.org_id for w in order.work_orders):
         return ActorRole.PROVIDER
     raise NotFound("order", order.id)
+
+
+def is_sole_provider(order: Order, actor: User) -> bool:
+    """Whether the caller's organization is the only provider of ``order``'s work orders."""
+    return {w.provider_org_id for w in order.work_orders} == {actor.org_id}
 
 
 def visible_order(session: Session, actor: User, order_id: int, *, lock: bool = False) -> Order:
@@ -147,7 +160,12 @@ def order_view(order: Order, actor: User) -> dict[str, Any]:
             }
             for e in order.events
         ],
-        "allowed_transitions": [s.value for s in allowed_targets(order.state, role)],
+        "allowed_transitions": [
+            s.value
+            for s in allowed_targets(
+                order.state, role, sole_provider=is_sole_provider(order, actor)
+            )
+        ],
     }
 
 
@@ -185,10 +203,12 @@ def record_event(
     actor: User | None,
     note: str = "",
     at: datetime | None = None,
+    sole_provider: bool = True,
 ) -> OrderEvent:
-    """Check and append one transition (no side effects; the caller's transaction)."""
+    """Check and append one transition (no side effects; the caller's transaction).
+    ``sole_provider=False``: a provider actor shares the order with other providers."""
     current = order.state
-    new = domain_transition(current, target, role)
+    new = domain_transition(current, target, role, sole_provider=sole_provider)
     trail = order.events  # loaded before the new event exists, so it is not listed twice
     event = OrderEvent(
         order_id=order.id,
@@ -291,7 +311,21 @@ def transition_order(
             ) from None
         before = order.state
         try:
-            record_event(session, order, target_state, role, actor=actor, note=note, at=now)
+            record_event(
+                session,
+                order,
+                target_state,
+                role,
+                actor=actor,
+                note=note,
+                at=now,
+                sole_provider=is_sole_provider(order, actor),
+            )
+        except NotYourMove as exc:  # the move exists but is another party's: 403 naming who
+            allowed = ", ".join(s.value for s in exc.allowed) or "none"
+            raise PermissionDenied(
+                str(exc), [FieldError("to", f"allowed from {before} for {role.value}: {allowed}")]
+            ) from None
         except IllegalTransition as exc:
             allowed = ", ".join(s.value for s in exc.allowed) or "none"
             raise Conflict(
