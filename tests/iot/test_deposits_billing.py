@@ -388,3 +388,40 @@ def test_late_telemetry_after_billing_is_billed_as_a_new_difference_transaction(
     lower = assert_problem(_bill(client, provider, booking_id), 409)
     assert "removed" in lower["detail"] and str(CHARGE + 2 * late) in lower["detail"]
     assert _ledger_rows(client) == rows
+
+
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_transfers_recorded_at_once_post_once_each(client: TestClient) -> None:
+    """Two imports of the same two transfers into a new wallet, all four at once: each
+    transfer is posted once (the losers get the stored deposit), nothing fails."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from sharefab.domain.money import Money
+    from sharefab.services.ledger import DepositRecord, record_deposit
+
+    ops = _operator(client)
+    buyer = register(client, "Buyer Co", ["buyer"])
+    factory = make_session_factory(_engine(client))
+    barrier = Barrier(4)
+    transfers = [("SWIFT-991", 7_500), ("SWIFT-992", 2_500)] * 2
+
+    def record(k: int) -> DepositRecord:
+        reference, amount = transfers[k]
+        with factory() as session:
+            actor = session.get_one(User, ops.user_id)
+            barrier.wait()
+            return record_deposit(
+                session, actor, buyer.org_id, Money(amount, "CNY"), reference, at=datetime.now(UTC)
+            )
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(record, range(4)))
+    for reference in ("SWIFT-991", "SWIFT-992"):
+        mine = [r for r in results if r.reference == reference]
+        assert sorted(r.created for r in mine) == [False, True]
+        assert {r.transaction.tx_id for r in mine} == {f"deposit:{reference}"}
+    assert _wallet(client, buyer) == 10_000
+    _books_balance(client)

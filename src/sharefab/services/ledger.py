@@ -368,9 +368,6 @@ def record_deposit(
             )
         return record
 
-    existing = _stored(session, tx_id)
-    if existing is not None:
-        return replay(existing)
     tx = deposit(
         org_id,
         amount,
@@ -378,15 +375,21 @@ def record_deposit(
         tx_id=tx_id,
         memo=memo.strip() or f"bank transfer {reference} received for organization {org_id}",
     )
-    try:
-        with transaction(session):
-            post_transaction(session, tx)
-    except IntegrityError:
-        # a concurrent request recorded the same reference first
+    for attempt in range(3):
         existing = _stored(session, tx_id)
-        if existing is None:
-            raise
-        return replay(existing)
+        if existing is not None:
+            return replay(existing)
+        try:
+            with transaction(session):
+                post_transaction(session, tx)
+            break
+        except (IntegrityError, Conflict):
+            # A concurrent request recorded the same reference first (the unique transaction
+            # id, or post_transaction's own check of it): replayed above on the next pass.
+            # Or it created the organization's wallet account first (another reference, the
+            # unique account name): the next pass finds the account.
+            if attempt == 2:
+                raise
     stored = _stored(session, tx_id)
     assert stored is not None
     return _deposit_record(session, stored, reference, created=True)
