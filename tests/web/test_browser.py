@@ -84,3 +84,66 @@ def test_sign_in_search_and_open_a_resource(live_url: str, world: WebWorld) -> N
             page.screenshot(path=str(ARTIFACTS / "cluster.png"), full_page=True)
         finally:
             browser.close()
+
+
+def _launch(sync_api: object) -> object:
+    return sync_api.chromium.launch(  # type: ignore[attr-defined]
+        executable_path=str(CHROMIUM),
+        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    )
+
+
+def test_buyer_posts_an_rfq_gets_quotes_accepts_and_sees_the_order(
+    live_url: str, world: WebWorld
+) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as pw:
+        browser = _launch(pw)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+            page.goto(f"{live_url}/signin?next=/rfqs/new")
+            page.fill("input[name=email]", world.buyer_email)
+            page.fill("input[name=password]", world.password)
+            page.click("button[type=submit]")
+            page.wait_for_url("**/rfqs/new")
+            page.fill("input[name=title]", "Browser housings")
+            page.locator("select[name=capability]").first.select_option(
+                "separating.machining.milling.5axis"
+            )
+            page.locator("input[name=op_name]").first.fill("mill housing")
+            page.locator("input[name=quantity]").first.fill("12")
+            page.locator("input[name=unit_minutes]").first.fill("5")
+            page.fill("input[name=budget]", "8000")
+            page.screenshot(path=str(ARTIFACTS / "rfq-new.png"), full_page=True)
+            page.click("#rfq-form button[type=submit]")
+            page.wait_for_selector("#get-quotes")
+            assert "Browser housings" in page.inner_text("h1")
+            page.click("#get-quotes button")
+            page.wait_for_selector("#quote-options .option")
+            page.wait_for_selector("#quote-options .gantt .main-svg")  # Plotly drew the Gantt
+            first = page.locator("#quote-options .option").first
+            assert "Alpha DMU 50 five-axis" in first.inner_text()
+            page.screenshot(path=str(ARTIFACTS / "rfq-quotes.png"), full_page=True)
+            first.locator("form.accept button").click()
+            page.wait_for_url("**/orders/**")
+            assert page.inner_text("#order-state") in ("scheduled 已排产", "accepted 已接受")
+            assert "Alpha DMU 50 five-axis" in page.inner_text("#work-orders")
+            page.screenshot(path=str(ARTIFACTS / "order.png"), full_page=True)
+            ref = page.inner_text("h1").split()[0]
+            page.click("nav >> text=Orders")
+            page.wait_for_selector("#order-list")
+            assert ref in page.inner_text("#order-list")
+            page.click("nav >> text=Ledger")
+            page.wait_for_selector("#accounts")
+            page.screenshot(path=str(ARTIFACTS / "ledger.png"), full_page=True)
+            page.click("header form button")  # sign out
+            page.wait_for_url("**/signin")
+            page.goto(f"{live_url}/signin?next=/provider")
+            page.fill("input[name=email]", world.provider_email)
+            page.fill("input[name=password]", world.password)
+            page.click("button[type=submit]")
+            page.wait_for_selector("#chart-utilisation .main-svg")
+            page.screenshot(path=str(ARTIFACTS / "provider.png"), full_page=True)
+        finally:
+            browser.close()  # type: ignore[attr-defined]

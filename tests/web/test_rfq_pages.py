@@ -103,7 +103,7 @@ def test_buyer_posts_an_rfq_gets_ranked_quotes_and_accepts_one(
     assert order.status_code == 200
     assert "Order booked" in order.text
     assert "Alpha DMU 50 five-axis" in order.text
-    assert re.search(r'id="order-state">(accepted|scheduled)', order.text)
+    assert re.search(r'data-state="(accepted|scheduled)"', order.text)
     listing = client.get("/orders")
     ref = re.search(r"<h1>(ORD-[0-9A-F]+)", order.text).group(1)  # type: ignore[union-attr]
     assert ref in listing.text and "buyer" in listing.text

@@ -24,7 +24,9 @@ from sharefab.web.templating import format_instant, render, script_json
 
 router = APIRouter(include_in_schema=False)
 
-DEFAULT_PAST_DAYS = 30
+#: The default period: two weeks back and two weeks ahead (bookings are mostly ahead).
+DEFAULT_PAST_DAYS = 14
+DEFAULT_AHEAD_DAYS = 14
 SUGGESTION_DAYS = 14
 MAX_RESOURCES = 60
 _BRAND = "#0b6e6e"
@@ -118,7 +120,7 @@ def dashboard(
     errors: dict[str, str] = {}
     today = datetime.now(UTC).date()
     first = _day(start_text, "from", errors) or today - timedelta(days=DEFAULT_PAST_DAYS)
-    last = _day(end_text, "to", errors) or today
+    last = _day(end_text, "to", errors) or today + timedelta(days=DEFAULT_AHEAD_DAYS)
     min_hours = _hours(min_hours_text, errors)
     lo = datetime.combine(first, time(0), UTC)
     hi = datetime.combine(last + timedelta(days=1), time(0), UTC)
@@ -199,7 +201,7 @@ def provider_page(
     published: int | None = None,
 ) -> Response:
     """Utilisation of the organisation's resources over ``from``..``to`` (dates, default the
-    last 30 days) and idle suggestions for the next 14 days."""
+    two weeks back to two weeks ahead) and idle suggestions for the next 14 days."""
     start_text = request.query_params.get("from", "")
     notice = None
     if published is not None:

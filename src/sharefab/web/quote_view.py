@@ -3,7 +3,7 @@ totals, the ranking's "why", and a Plotly timeline (Gantt) figure per option."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import escape
 from typing import Any
 
@@ -113,6 +113,7 @@ def gantt_figure(view: dict[str, Any], due_at: datetime) -> dict[str, Any]:
                 "y": [],
                 "text": [],
                 "hovertemplate": "%{text}<extra></extra>",
+                "textposition": "none",
                 "marker": {"color": _COLOURS[(op - 1) % len(_COLOURS)]},
             },
         )
@@ -125,6 +126,18 @@ def gantt_figure(view: dict[str, Any], due_at: datetime) -> dict[str, Any]:
             f"{lot['start']} – {lot['end']} UTC<br>{lot['price']}"
         )
     rows = len({y for t in traces.values() for y in t["y"]})
+    starts = [lot["_start"] for lot in view["lots"]]
+    ends = [lot["_end"] for lot in view["lots"]]
+    shapes = []
+    x_range = None
+    if starts:
+        lo, hi = min(starts), max(ends)
+        pad = max((hi - lo) * 0.08, timedelta(minutes=30))
+        # the due date is drawn when it is near the plan; a far one would squash the bars
+        if due_at <= hi + (hi - lo) + pad:
+            hi = max(hi, due_at)
+            shapes.append(_due_line(due_at))
+        x_range = [(lo - pad).isoformat(), (hi + pad).isoformat()]
     return {
         "data": list(traces.values()),
         "layout": {
@@ -133,24 +146,26 @@ def gantt_figure(view: dict[str, Any], due_at: datetime) -> dict[str, Any]:
             "margin": {"l": 10, "r": 10, "t": 10, "b": 30},
             "paper_bgcolor": "rgba(0,0,0,0)",
             "plot_bgcolor": "rgba(0,0,0,0)",
-            "xaxis": {"type": "date"},
+            "xaxis": {"type": "date", "range": x_range} if x_range else {"type": "date"},
             "yaxis": {"automargin": True, "autorange": "reversed"},
             "showlegend": True,
             "legend": {"orientation": "h", "y": -0.25},
-            "shapes": [
-                {
-                    "type": "line",
-                    "xref": "x",
-                    "yref": "paper",
-                    "x0": due_at.isoformat(),
-                    "x1": due_at.isoformat(),
-                    "y0": 0,
-                    "y1": 1,
-                    "line": {"color": "#c9503c", "dash": "dot", "width": 2},
-                }
-            ],
+            "shapes": shapes,
             "font": {"family": "Segoe UI, PingFang SC, Noto Sans CJK SC, sans-serif", "size": 11},
         },
+    }
+
+
+def _due_line(due_at: datetime) -> dict[str, Any]:
+    return {
+        "type": "line",
+        "xref": "x",
+        "yref": "paper",
+        "x0": due_at.isoformat(),
+        "x1": due_at.isoformat(),
+        "y0": 0,
+        "y1": 1,
+        "line": {"color": "#c9503c", "dash": "dot", "width": 2},
     }
 
 
