@@ -134,3 +134,42 @@ def test_frozen_lns_keeps_every_constraint(any_instance: Instance, objective: Ob
 def test_list_schedule_gives_up_at_its_deadline() -> None:
     data = read_fjsp(DATA / "mk01.fjs")
     assert list_schedule(data, deadline=0.0) is None  # a deadline long past
+
+
+def test_sequence_neighbourhood_reorders_without_moving_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With only the "sequence" neighbourhood, LNS improves mk01 by re-ordering alone."""
+    import sharefab.scheduling.lns as lns_module
+
+    monkeypatch.setattr(lns_module, "KINDS", ("sequence",))
+    data = read_fjsp(DATA / "mk01.fjs")
+    start = serial_plan(data)
+    result = lns(data, start, time_limit=1.5, seed=0, workers=2)
+    assert result.solution is not None
+    report = validate(data, result.solution)
+    assert report.ok, report.violations
+    assert report.makespan < start.makespan()
+    moved = [
+        i
+        for i, (a, b) in enumerate(zip(start.lots, result.solution.lots, strict=True))
+        if a[0].resource != b[0].resource
+    ]
+    assert moved == []
+
+
+def test_sequence_neighbourhood_keeps_every_constraint(
+    any_instance: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lots, calendars, transport and bookings survive re-ordering with resources kept."""
+    import sharefab.scheduling.lns as lns_module
+
+    monkeypatch.setattr(lns_module, "KINDS", ("sequence", "time_window"))
+    data = any_instance.data
+    start = any_instance.solution
+    before = objective_value(data, evaluate(data, start))
+    result = lns(data, start, time_limit=0.6, seed=2, workers=1)
+    assert result.solution is not None
+    report = validate(data, result.solution)
+    assert report.ok, report.violations
+    assert report.objective <= before
