@@ -243,7 +243,10 @@ def accept_quote(
         )
     rfq_id = quote.rfq_id
     visibly_taken = _booked_meanwhile(session, option.plan["lots"], actor.org_id, idempotency_key)
-    session.rollback()  # end the read transaction; the write transaction starts below
+    if visibly_taken is None:
+        session.rollback()  # end the read transaction; the write transaction starts below
+    # else the fresh quote is computed and stored in this same transaction (no round trips
+    # to end it and begin another)
     try:
         if visibly_taken is not None:
             raise visibly_taken

@@ -169,20 +169,22 @@ def versions(session: Session) -> tuple[tuple[int, int], int]:
     return (int(row[0]), int(row[1])), int(row[2])
 
 
-_VERSIONS = select(
-    *(
-        select(func.coalesce(func.max(col), 0)).scalar_subquery()
-        for col in (Resource.id, ResourceCapability.id, CapacityChange.id)
-    )
+#: The columns of :func:`versions` (quoting adds the credit evidence version to them).
+VERSION_COLUMNS = tuple(
+    select(func.coalesce(func.max(col), 0)).scalar_subquery()
+    for col in (Resource.id, ResourceCapability.id, CapacityChange.id)
 )
+_VERSIONS = select(*VERSION_COLUMNS)
 
 
 def changed_resources(session: Session, since: int) -> list[tuple[int, int]]:
     """``(change id, resource id)`` of every logged capacity change above id ``since``."""
-    rows = session.execute(
-        select(CapacityChange.id, CapacityChange.resource_id).where(CapacityChange.id > since)
-    )
-    return [(int(cid), int(rid)) for cid, rid in rows]
+    return [(int(cid), int(rid)) for cid, rid in session.execute(_CHANGES, {"since": since})]
+
+
+_CHANGES = select(CapacityChange.id, CapacityChange.resource_id).where(
+    CapacityChange.id > bindparam("since")
+)
 
 
 _last_prune = 0.0

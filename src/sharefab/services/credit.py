@@ -193,14 +193,18 @@ def org_credit(session: Session, org_id: int, as_of: datetime | None = None) -> 
 
 def evidence_version(session: Session) -> tuple[int, int, int]:
     """Changes whenever credit evidence may have changed (events, inspections, ratings)."""
-    row = session.execute(
-        select(
-            select(func.coalesce(func.max(OrderEvent.id), 0)).scalar_subquery(),
-            select(func.coalesce(func.max(Inspection.id), 0)).scalar_subquery(),
-            select(func.coalesce(func.max(Rating.id), 0)).scalar_subquery(),
-        )
-    ).one()
+    row = session.execute(_EVIDENCE_VERSION).one()
     return int(row[0]), int(row[1]), int(row[2])
+
+
+#: The three columns of :func:`evidence_version` (quoting reads them with its own versions).
+EVIDENCE_VERSION_COLUMNS = (
+    select(func.coalesce(func.max(OrderEvent.id), 0)).scalar_subquery(),
+    select(func.coalesce(func.max(Inspection.id), 0)).scalar_subquery(),
+    select(func.coalesce(func.max(Rating.id), 0)).scalar_subquery(),
+)
+#: Built once: SQLAlchemy then reuses its cache key and compiled form.
+_EVIDENCE_VERSION = select(*EVIDENCE_VERSION_COLUMNS)
 
 
 class _ScoreCache:
@@ -215,9 +219,11 @@ class _ScoreCache:
         with self._lock:
             self._entries.clear()
 
-    def scores(self, session: Session) -> dict[int, int]:
+    def scores(
+        self, session: Session, version: tuple[int, int, int] | None = None
+    ) -> dict[int, int]:
         key = str(session.get_bind().engine.url)
-        version = evidence_version(session)
+        version = version or evidence_version(session)
         now = utc_now()
         with self._lock:
             entry = self._entries.get(key)
@@ -263,9 +269,14 @@ def prior_score(roles: Iterable[str]) -> int:
     return _prior(frozenset(roles))
 
 
-def credit_scores(session: Session, orgs: dict[int, Iterable[str]]) -> dict[int, int]:
-    """Scores 0-1000 of the organizations ``{org_id: roles}`` (prior for those without history)."""
-    known = _CACHE.scores(session)
+def credit_scores(
+    session: Session,
+    orgs: dict[int, Iterable[str]],
+    version: tuple[int, int, int] | None = None,
+) -> dict[int, int]:
+    """Scores 0-1000 of the organizations ``{org_id: roles}`` (prior for those without history).
+    ``version`` is :func:`evidence_version` if the caller read it already."""
+    known = _CACHE.scores(session, version)
     priors: dict[Any, int] = {}
     out = {}
     for org, roles in orgs.items():

@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from operator import is_
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from sharefab.domain.money import Money
@@ -47,16 +47,16 @@ from sharefab.scheduling.model import Mode, Operation
 from sharefab.scheduling.quote import JobSpec, insert_job
 from sharefab.services.capacity import (
     CACHE,
+    VERSION_COLUMNS,
     Candidate,
     day_origin,
     find_candidates,
     from_minutes,
     prune_changes,
     to_minutes,
-    versions,
 )
 from sharefab.services.common import transaction
-from sharefab.services.credit import credit_scores
+from sharefab.services.credit import EVIDENCE_VERSION_COLUMNS, credit_scores
 from sharefab.services.errors import NotFound
 from sharefab.services.quote_shortlist import ScoredOperation, score_operation, shortlist
 from sharefab.services.rfqs import load_rfq, own_rfq
@@ -66,6 +66,8 @@ from sharefab.storage.models import User
 from sharefab.storage.types import utc_now
 
 LEAD_TIME = timedelta(hours=2)
+#: Catalogue, capacity and credit-evidence versions, read with one statement per quote.
+_VERSIONS = select(*VERSION_COLUMNS, *EVIDENCE_VERSION_COLUMNS)
 VALIDITY = QuoteValidity(ttl=timedelta(minutes=15), start_margin=timedelta(hours=1))
 RELIABILITY_MINUTES_PER_POINT = 6.0
 MAX_LOTS = 3
@@ -334,7 +336,9 @@ def _plan_options(
         {},
         [],
     )
-    catalogue, capacity_version = versions(session)
+    row = session.execute(_VERSIONS).one()  # catalogue, capacity, credit: one round trip
+    catalogue, capacity_version = (int(row[0]), int(row[1])), int(row[2])
+    evidence = (int(row[3]), int(row[4]), int(row[5]))
     for op in ops:
         ctx.cands.append(
             find_candidates(
@@ -347,7 +351,7 @@ def _plan_options(
             )
         )
     orgs = {c.org_id: c.org_roles for cands in ctx.cands for c in cands}
-    ctx.credit = credit_scores(session, orgs)
+    ctx.credit = credit_scores(session, orgs, evidence)
     if rfq.min_provider_credit is not None:
         ctx.cands = [
             [c for c in cands if ctx.credit[c.org_id] >= rfq.min_provider_credit]
