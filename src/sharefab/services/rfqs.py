@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from sharefab.domain.geo import validate_point
 from sharefab.domain.taxonomy import UnknownCapability
 from sharefab.services.common import Page, require_role, transaction
-from sharefab.services.errors import FieldError, InvalidInput, NotFound
+from sharefab.services.errors import FieldError, InvalidInput, NotFound, PermissionDenied
 from sharefab.services.resources import taxonomy
 from sharefab.storage.market_models import Quote, QuoteOption, Rfq, RfqOperation
-from sharefab.storage.models import Site, User
+from sharefab.storage.models import Organization, Site, User
 from sharefab.storage.types import utc_now
 
 #: The earliest due date accepted: some time must be left to make anything.
@@ -99,9 +99,23 @@ def _raise(errors: list[FieldError]) -> None:
         raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
 
 
+def require_buyer_org(session: Session, actor: User) -> None:
+    """403 unless the caller's organization has the buyer role: RFQs are posted by buyers (an
+    organization may be both); a provider-only one is scored and listed as a provider only."""
+    org = session.get(Organization, actor.org_id)
+    roles = sorted(org.roles or []) if org is not None else []
+    if "buyer" not in roles:
+        raise PermissionDenied(
+            "only organizations with the buyer role may post RFQs; yours has: "
+            + (", ".join(roles) or "no role")
+        )
+
+
 def create_rfq(session: Session, actor: User, data: RfqInput) -> Rfq:
-    """Validate and store an RFQ of the caller's organization (422 naming each bad field)."""
+    """Validate and store an RFQ of the caller's organization (422 naming each bad field;
+    403 when the organization is not a buyer)."""
     require_role(actor)
+    require_buyer_org(session, actor)
     errors = _check_operations(data.operations)
     now = utc_now()
     if data.due_at.tzinfo is None:
