@@ -59,7 +59,9 @@ class World:
 @pytest.fixture(scope="module")
 def world(module_client: TestClient) -> World:
     client = module_client
-    alice = register_tenant(client, "Alice Machining", "admin@alice.example.com")
+    alice = register_tenant(  # provides (sites, resources) and buys (the market RFQ)
+        client, "Alice Machining", "admin@alice.example.com", roles=["provider", "buyer"]
+    )
     bob = register_tenant(client, "Bob Buyers", "admin@bob.example.com", roles=["buyer"])
     site = make_site(client, alice)
     resource = make_resource(client, alice, site["id"], is_public=False)

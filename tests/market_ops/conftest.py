@@ -38,9 +38,17 @@ def client(db_url: str) -> Iterator[TestClient]:
         yield test_client
 
 
-def register(client: TestClient, org_name: str, email: str) -> ApiTenant:
-    """Register ``org_name`` with admin ``email`` and sign in."""
-    body = {"org_name": org_name, "roles": ["provider"], "email": email, "password": PASSWORD}
+def register(
+    client: TestClient, org_name: str, email: str, roles: list[str] | None = None
+) -> ApiTenant:
+    """Register ``org_name`` (a provider unless ``roles`` says otherwise) with admin ``email``
+    and sign in."""
+    body = {
+        "org_name": org_name,
+        "roles": roles or ["provider"],
+        "email": email,
+        "password": PASSWORD,
+    }
     response = client.post("/api/v1/auth/register", json=body)
     assert response.status_code == 201, response.text
     created = response.json()

@@ -64,7 +64,7 @@ def _events(client: TestClient, tenant: ApiTenant, hook_id: int) -> list[str]:
 
 def test_accept_and_cancel_are_delivered_to_the_right_parties(client: TestClient) -> None:
     provider = register(client, "Suzhou Mills", "admin@mills.example.com")
-    buyer = register(client, "Shanghai Robotics", "admin@robotics.example.com")
+    buyer = register(client, "Shanghai Robotics", "admin@robotics.example.com", ["buyer"])
     resource_id = _machine(client, provider)
     with running_receiver() as receiver:
         p_hook = _subscribe(client, provider, receiver.url + "/provider", ["*"])

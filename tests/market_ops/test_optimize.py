@@ -270,7 +270,7 @@ def test_reoptimisation_of_an_order_accepted_through_the_marketplace(
     with session_factory() as session, session.begin():
         cluster_id = make_cluster(session).id
     provider = register(client, "Suzhou Mills", "admin@mills.example.com")
-    buyer = register(client, "Shanghai Robotics", "admin@robotics.example.com")
+    buyer = register(client, "Shanghai Robotics", "admin@robotics.example.com", ["buyer"])
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     site = client.post(
         f"{API}/sites",
