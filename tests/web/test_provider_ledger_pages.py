@@ -47,6 +47,11 @@ def test_dashboard_shows_utilisation_per_resource_and_idle_suggestions(
         booked = dict(zip(bars["y"], bars["x"], strict=True))
         assert booked["Alpha DMU 50 five-axis"] > 0  # the 4 h booking and the accepted hour
         assert booked["Alpha secret lathe"] == 0
+        heat = charts["chart-heatmap"]["data"][0]  # booked share per resource per day
+        assert heat["type"] == "heatmap" and len(heat["x"]) == 29  # 14 days back, 14 ahead
+        z = dict(zip(heat["y"], heat["z"], strict=True))
+        assert max(z["Alpha DMU 50 five-axis"]) >= 4 / 24 * 100  # the 4 h booking's day
+        assert max(z["Alpha secret lathe"]) == 0
         assert page.text.count("Publish window") >= 2
         assert "/vendor/plotly.min.js" in page.text
 

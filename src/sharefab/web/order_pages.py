@@ -34,6 +34,7 @@ from sharefab.web.lookups import (
     site_names,
 )
 from sharefab.web.names import capability_label
+from sharefab.web.quote_view import span_label
 from sharefab.web.templating import format_instant, format_money, render
 
 router = APIRouter(include_in_schema=False)
@@ -131,6 +132,7 @@ def order_context(session: Session, viewer: Viewer, view: dict[str, Any]) -> dic
                 "site": sites.get(w["site_id"], ""),
                 "start": format_instant(parse_instant(w["start_at"])),
                 "end": format_instant(parse_instant(w["end_at"])),
+                "span": span_label(parse_instant(w["start_at"]), parse_instant(w["end_at"])),
                 "quantity": w["quantity"],
                 "price": format_money(w["price_minor"], w["currency"]),
                 "progress": w["progress"],

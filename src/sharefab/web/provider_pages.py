@@ -16,10 +16,11 @@ from starlette.responses import RedirectResponse, Response
 
 from sharefab.iot.utilisation import idle_suggestions, publish_suggestions, utilisation
 from sharefab.services.errors import InvalidInput, NotFound, PermissionDenied, ServiceError
-from sharefab.storage.models import Resource
+from sharefab.storage.models import ACTIVE_BOOKING_STATUSES, Booking, Resource
 from sharefab.web.auth import PageSession, RequiredViewer, Viewer
 from sharefab.web.errors import not_found
 from sharefab.web.lookups import error_map, site_names
+from sharefab.web.quote_view import span_label
 from sharefab.web.templating import format_instant, render, script_json
 
 router = APIRouter(include_in_schema=False)
@@ -58,6 +59,8 @@ def _hours(text: str, errors: dict[str, str]) -> float:
 def utilisation_chart(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Booked and running share of each resource as grouped horizontal bars."""
     names = [r["name"] for r in rows]
+    peak = max([r["booked_pct"] for r in rows] + [r["running_pct"] for r in rows] + [0])
+    top = min(100.0, max(10.0, peak * 1.15))
     return {
         "data": [
             {
@@ -81,11 +84,73 @@ def utilisation_chart(rows: list[dict[str, Any]]) -> dict[str, Any]:
         ],
         "layout": {
             "barmode": "group",
-            "height": max(260, 48 * len(rows) + 90),
-            "margin": {"l": 10, "r": 20, "t": 10, "b": 40},
-            "xaxis": {"title": {"text": "% of the period"}, "range": [0, 100]},
+            "height": max(220, 36 * len(rows) + 80),
+            "margin": {"l": 10, "r": 20, "t": 30, "b": 40},
+            "xaxis": {"title": {"text": "% of the period"}, "range": [0, top], "ticksuffix": "%"},
             "yaxis": {"automargin": True, "autorange": "reversed"},
-            "legend": {"orientation": "h", "y": -0.2},
+            "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+            "paper_bgcolor": "rgba(0,0,0,0)",
+            "plot_bgcolor": "rgba(0,0,0,0)",
+            "font": {"family": "Segoe UI, PingFang SC, Noto Sans CJK SC, sans-serif"},
+        },
+    }
+
+
+#: Longest period the daily heatmap is drawn for.
+HEATMAP_MAX_DAYS = 92
+
+
+def booked_by_day(
+    session: Session, resources: list[tuple[int, str, int]], first: date, days: int
+) -> list[list[float]]:
+    """Booked share (0-100) of each resource's unit-time per UTC day (one read query)."""
+    ids = [rid for rid, _, _ in resources]
+    lo = datetime.combine(first, time(0), UTC)
+    hi = lo + timedelta(days=days)
+    grid = {rid: [0.0] * days for rid in ids}
+    rows = session.execute(
+        select(Booking.resource_id, Booking.start_at, Booking.end_at)
+        .where(Booking.resource_id.in_(ids))
+        .where(Booking.status.in_(ACTIVE_BOOKING_STATUSES))
+        .where(Booking.start_at < hi, Booking.end_at > lo)
+    ).all()
+    for rid, start, end in rows:
+        start, end = max(start, lo), min(end, hi)
+        day = (start - lo).days
+        while start < end and day < days:
+            day_end = lo + timedelta(days=day + 1)
+            grid[rid][day] += (min(end, day_end) - start).total_seconds()
+            start, day = day_end, day + 1
+    capacity = {rid: max(1, cap) for rid, _, cap in resources}
+    return [[round(v / (86400 * capacity[rid]) * 100, 1) for v in grid[rid]] for rid in ids]
+
+
+def heatmap_chart(
+    resources: list[tuple[int, str, int]], first: date, z: list[list[float]]
+) -> dict[str, Any]:
+    """Resources down, days across, colour = booked share of the day."""
+    days = [(first + timedelta(days=i)).isoformat() for i in range(len(z[0]) if z else 0)]
+    return {
+        "data": [
+            {
+                "type": "heatmap",
+                "x": days,
+                "y": [name for _, name, _ in resources],
+                "z": z,
+                "zmin": 0,
+                "zmax": 100,
+                "colorscale": [[0, "#f5f7fa"], [0.01, "#cfe7e2"], [1, "#0b6e6e"]],
+                "colorbar": {"title": {"text": "% booked"}, "thickness": 12},
+                "hovertemplate": "%{y}<br>%{x}: %{z}% booked<extra></extra>",
+                "xgap": 1,
+                "ygap": 1,
+            }
+        ],
+        "layout": {
+            "height": max(240, 30 * len(resources) + 100),
+            "margin": {"l": 10, "r": 10, "t": 10, "b": 40},
+            "yaxis": {"automargin": True, "autorange": "reversed"},
+            "xaxis": {"type": "date"},
             "paper_bgcolor": "rgba(0,0,0,0)",
             "plot_bgcolor": "rgba(0,0,0,0)",
             "font": {"family": "Segoe UI, PingFang SC, Noto Sans CJK SC, sans-serif"},
@@ -145,6 +210,15 @@ def dashboard(
                 }
                 for r in report.resources[:MAX_RESOURCES]
             ]
+    charts: dict[str, Any] = {}
+    if rows:
+        charts["chart-utilisation"] = utilisation_chart(rows)
+        days = (last - first).days + 1
+        if days <= HEATMAP_MAX_DAYS:
+            listed = [(r["id"], r["name"], r["capacity"]) for r in rows]
+            charts["chart-heatmap"] = heatmap_chart(
+                listed, first, booked_by_day(session, listed, first, days)
+            )
     resources = _own_resources(session, viewer)
     sites = site_names(session, {r.site_id for r in resources})
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
@@ -162,7 +236,8 @@ def dashboard(
                     {
                         "start": iv.start.isoformat(),
                         "end": iv.end.isoformat(),
-                        "label": f"{format_instant(iv.start)} – {format_instant(iv.end)}",
+                        "label": span_label(iv.start, iv.end),
+                        "title": f"{format_instant(iv.start)} – {format_instant(iv.end)} UTC",
                         "hours": iv.duration.total_seconds() / 3600,
                     }
                     for iv in windows
@@ -185,7 +260,8 @@ def dashboard(
         "min_hours": min_hours,
         "notice": notice,
         "problem": problem,
-        "charts_json": script_json({"chart-utilisation": utilisation_chart(rows)} if rows else {}),
+        "charts_json": script_json(charts),
+        "heatmap": "chart-heatmap" in charts,
     }
     status = 422 if errors else (problem_status if problem else 200)
     return render(request, "provider.html", context, status_code=status)

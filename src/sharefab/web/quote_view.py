@@ -3,7 +3,7 @@ totals, the ranking's "why", and a Plotly timeline (Gantt) figure per option."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
 
@@ -27,6 +27,18 @@ _COLOURS = ["#0b6e6e", "#e88a1a", "#3a6fb0", "#a0457e", "#5b8c2a", "#8a6d3b"]
 def label_title(label: str) -> str:
     """``"cheapest"`` -> ``"Cheapest 最便宜"`` (unknown labels capitalised)."""
     return LABEL_TITLES.get(label, label.replace("_", " ").capitalize())
+
+
+def span_label(start: datetime, end: datetime) -> str:
+    """``23 Nov 00:30 → 06:01`` (the end's date only when it differs), UTC."""
+    first = start.astimezone(UTC)
+    last = end.astimezone(UTC)
+    tail = last.strftime("%H:%M") if last.date() == first.date() else last.strftime("%d %b %H:%M")
+    return f"{first.strftime('%d %b %H:%M')} → {tail}"
+
+
+def _short(name: str, limit: int = 24) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
 def option_view(
@@ -53,6 +65,7 @@ def option_view(
                 "org": orgs.get(int(lot.get("org_id", 0)), ""),
                 "start": format_instant(start),
                 "end": format_instant(end),
+                "span": span_label(start, end),
                 "quantity": lot.get("quantity"),
                 "price": format_money(int(lot["price_minor"]), cur),
                 "_start": start,
@@ -120,7 +133,7 @@ def gantt_figure(view: dict[str, Any], due_at: datetime) -> dict[str, Any]:
         ms = (lot["_end"] - lot["_start"]).total_seconds() * 1000
         trace["x"].append(ms)
         trace["base"].append(lot["_start"].isoformat())
-        trace["y"].append(escape(f"{lot['resource']} · {lot['site']}"))
+        trace["y"].append(escape(_short(lot["resource"])))
         trace["text"].append(
             f"{op}. {escape(lot['operation_name'])}<br>{escape(lot['resource'])}<br>"
             f"{lot['start']} – {lot['end']} UTC<br>{lot['price']}"
@@ -143,13 +156,18 @@ def gantt_figure(view: dict[str, Any], due_at: datetime) -> dict[str, Any]:
         "layout": {
             "barmode": "overlay",
             "height": 110 + 42 * max(1, rows),
-            "margin": {"l": 10, "r": 10, "t": 10, "b": 30},
+            "margin": {"l": 10, "r": 10, "t": 30, "b": 40},
             "paper_bgcolor": "rgba(0,0,0,0)",
             "plot_bgcolor": "rgba(0,0,0,0)",
-            "xaxis": {"type": "date", "range": x_range} if x_range else {"type": "date"},
+            "xaxis": {
+                "type": "date",
+                "nticks": 5,
+                "tickformat": "%d %b\n%H:%M",
+                **({"range": x_range} if x_range else {}),
+            },
             "yaxis": {"automargin": True, "autorange": "reversed"},
             "showlegend": True,
-            "legend": {"orientation": "h", "y": -0.25},
+            "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
             "shapes": shapes,
             "font": {"family": "Segoe UI, PingFang SC, Noto Sans CJK SC, sans-serif", "size": 11},
         },
