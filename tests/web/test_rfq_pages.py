@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from fastapi.testclient import TestClient
+
+from sharefab.storage.market_models import Quote
 
 if TYPE_CHECKING:
     from tests.web.conftest import Market, SignIn, WebWorld
@@ -171,3 +174,50 @@ def test_another_organisations_rfq_and_quote_are_404(
             assert "does not exist or is not shared with you" in accepted.text
         assert "Pump housings" not in outsider.get("/rfqs").text
         assert buyer.get("/rfqs/999999").status_code == 404
+
+
+def test_hostile_form_values_are_form_errors_never_a_crash(
+    client: TestClient, world: WebWorld, sign_in: SignIn, market: Market
+) -> None:
+    sign_in(client, world.buyer_email)
+    before = _rfq_count(client)
+    hostile: list[tuple[dict[str, object], str]] = [
+        ({"budget": "1e999999999"}, "budget_minor"),
+        ({"budget": "NaN"}, "budget_minor"),
+        ({"budget": "-1"}, "budget_minor"),
+        ({"quantity": ["99999999999999999999", ""]}, "operations[0].quantity"),
+        ({"unit_minutes": ["nan", ""]}, "operations[0].unit_minutes"),
+        ({"unit_minutes": ["inf", ""]}, "operations[0].unit_minutes"),
+        ({"due_at": "2026-13-45T10:00"}, "due_at"),
+        ({"due_at": "0001-01-01T00:00"}, "due_at"),
+        ({"delivery_site_id": "999"}, "delivery_site_id"),
+        ({"delivery_lat": "95", "delivery_lon": "0"}, "delivery_lat"),
+        ({"delivery_lat": "31.3"}, "delivery_lat"),
+        ({"currency": "XYZ"}, "currency"),
+        ({"title": "x" * 300}, "title"),
+    ]
+    for fields, field in hostile:
+        page = client.post("/rfqs/new", data=market.form(**fields), follow_redirects=False)
+        assert page.status_code == 422, fields
+        assert f"({field})" in page.text, fields
+    assert _rfq_count(client) == before
+
+
+def test_an_expired_quote_cannot_be_accepted(
+    app: object, client: TestClient, world: WebWorld, sign_in: SignIn, market: Market
+) -> None:
+    sign_in(client, world.buyer_email)
+    rfq_id = market.new_rfq(client)
+    quote = market.get_quotes(client, rfq_id)
+    with app.state.session_factory() as session:  # type: ignore[attr-defined]
+        row = session.get(Quote, quote.quote_id)
+        row.valid_until = datetime.now(UTC) - timedelta(minutes=1)
+        session.commit()
+    page = client.get(f"/rfqs/{rfq_id}?quote={quote.quote_id}")
+    assert "expired" in page.text and "disabled" in page.text
+    response = client.post(
+        f"/quotes/{quote.quote_id}/accept",
+        data={"option_id": quote.option_ids[0], "idempotency_key": quote.keys[0]},
+    )
+    assert response.status_code == 410
+    assert "expired" in response.text and "Get quotes" in response.text

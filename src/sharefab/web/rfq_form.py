@@ -130,6 +130,8 @@ def parse_money(text: str, currency: str) -> int:
         raise ValueError("enter an amount such as 12000 or 12000.50") from None
     if not amount.is_finite():
         raise ValueError("enter an amount such as 12000 or 12000.50")
+    if amount.adjusted() > 13:  # (no arithmetic yet: a huge exponent would overflow)
+        raise ValueError("is too large")
     scale = 1 if currency.upper() in _ZERO_DECIMAL else 100
     minor = amount * scale
     if minor != minor.to_integral_value():
