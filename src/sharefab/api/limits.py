@@ -51,11 +51,12 @@ class RouteLimit:
 
 
 def route_limits(settings: Settings, prefix: str = "/api/v1") -> list[RouteLimit]:
-    """The routes allowed more than :data:`DEFAULT_MAX_BODY` (see the module doc)."""
+    """The routes allowed more than :data:`DEFAULT_MAX_BODY` (see the module doc; never less)."""
     from sharefab.api.routes.telemetry import MAX_BODY_BYTES as TELEMETRY_MAX_BODY
 
-    upload = settings.attachment_max_bytes + ENVELOPE
-    report = 4 * math.ceil(settings.attachment_max_bytes / 3) + ENVELOPE  # base64 in JSON
+    files = settings.attachment_max_bytes
+    upload = max(DEFAULT_MAX_BODY, files + ENVELOPE)
+    report = max(DEFAULT_MAX_BODY, 4 * math.ceil(files / 3) + ENVELOPE)  # base64 in JSON
     p = re.escape(prefix)
     return [
         RouteLimit("POST", re.compile(rf"{p}/rfqs/[^/]+/attachments/?"), upload),
