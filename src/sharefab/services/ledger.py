@@ -55,8 +55,15 @@ def _account_row(session: Session, account: Account) -> LedgerAccount:
             org_id=account.org_id,
             order_ref=account.order_ref,
         )
-        session.add(row)
-        session.flush()
+        try:
+            with session.begin_nested():  # a savepoint: losing the race below keeps our work
+                session.add(row)
+        except IntegrityError:
+            # another transaction created the account first (its first posting, e.g. two
+            # deposits into a new wallet at once); use the committed row
+            row = session.scalars(
+                select(LedgerAccount).where(LedgerAccount.name == account.name)
+            ).one()
     return row
 
 
