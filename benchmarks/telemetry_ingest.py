@@ -8,7 +8,7 @@ Everything runs as real processes on this machine: a private ``mosquitto`` with 
 * **baseline** - raw batched ``COPY`` of the same rows into the same ``telemetry`` table
   (5,000 rows per COPY, one transaction each): the ceiling of this database here;
 * **sustained** - simulator(s) publishing as fast as they can while one ingester runs:
-  stored messages per second from the first publish until the last row is committed;
+  readings committed per second between the first committed batch and the N-th row;
 * **drain** - the same number of messages queued in the broker while the ingester is
   stopped, then drained by it (the ingester alone, without publishers competing for CPU);
 * **scale-out** - two ingesters sharing ``$share/<group>/sharefab/v1/telemetry/+``, sustained
@@ -26,7 +26,7 @@ the share of the two cores each process group used in the measured window is pri
 (``/proc``), which is what limits the sustained runs on this machine.
 
 Every rate is printed with its ratio to the COPY baseline. ``SHAREFAB_BENCH_TELEMETRY_N``
-sets the messages per run (default 60,000); ``SHAREFAB_BENCH_POSTGRES_URL`` the server.
+sets the readings per run (default 60,000); ``SHAREFAB_BENCH_POSTGRES_URL`` the server.
 """
 
 from __future__ import annotations
