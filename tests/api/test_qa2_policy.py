@@ -8,9 +8,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from api_helpers import Tenant, assert_problem, register_tenant, snapshot
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+
+from sharefab.domain.orders import (
+    ActorRole,
+    IllegalTransition,
+    NotYourMove,
+    OrderState,
+    allowed_targets,
+    transition,
+)
 
 API = "/api/v1"
 MILL = "separating.machining.milling.5axis"
@@ -103,7 +113,7 @@ def test_a_provider_may_not_cancel_an_order_other_providers_share(client: TestCl
     assert "cancelled" not in view["allowed_transitions"]
     refused = assert_problem(_event(client, mills, order["id"], "cancelled"), 403)
     assert "no other provider works on" in refused["detail"]
-    assert "may be set only by" in refused["detail"] and "operator" in refused["detail"]
+    assert "cancelled may be set here only by buyer, operator" in refused["detail"]
     assert client.get(url, headers=buyer.headers).json()["state"] == order["state"]
     # the buyer may cancel its own order before production
     assert _event(client, buyer, order["id"], "cancelled").status_code == 201
@@ -194,3 +204,21 @@ def test_a_window_wholly_in_the_past_is_refused_but_one_still_running_is_not(
     )
     assert rule.status_code == 201, rule.text
     assert rule.json()["windows_created"] > 0
+
+
+def test_the_state_machine_names_who_may_make_each_move() -> None:
+    s, r = OrderState, ActorRole
+    for state in (s.ACCEPTED, s.SCHEDULED):
+        assert transition(state, s.CANCELLED, r.PROVIDER) is s.CANCELLED  # its own order
+        with pytest.raises(NotYourMove) as shared:
+            transition(state, s.CANCELLED, r.PROVIDER, sole_provider=False)
+        assert {r.BUYER, r.OPERATOR} <= set(shared.value.allowed_for_others)
+        assert r.PROVIDER not in shared.value.allowed_for_others
+        assert s.CANCELLED not in allowed_targets(state, r.PROVIDER, sole_provider=False)
+    for state in (s.SHIPPED, s.DELIVERED):
+        assert transition(state, s.DISPUTED, r.PROVIDER) is s.DISPUTED
+    with pytest.raises(NotYourMove, match="may be set only by operator"):
+        transition(s.DISPUTED, s.SETTLED, r.PROVIDER)
+    with pytest.raises(IllegalTransition) as missing:  # no such move: not a NotYourMove
+        transition(s.SCHEDULED, s.SHIPPED, r.BUYER)
+    assert not isinstance(missing.value, NotYourMove)

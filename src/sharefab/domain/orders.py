@@ -208,13 +208,20 @@ class NotYourMove(IllegalTransition):
         reason: str = "",
     ) -> None:
         super().__init__(current, target, allowed, actor_role)
-        if reason:
-            self.args = (f"{self.args[0]}; {reason}",)
+        if reason:  # the actor's role is listed for the move, but not for this order
+            self.allowed_for_others = [r for r in self.allowed_for_others if r is not actor_role]
+            roles = ", ".join(r.value for r in self.allowed_for_others)
+            listed = ", ".join(s.value for s in self.allowed) or "none"
+            self.args = (
+                f"cannot move order from {current.value} to {target.value} by "
+                f"{actor_role.value}: {reason}; {target.value} may be set here only by {roles}; "
+                f"allowed for {actor_role.value}: {listed}",
+            )
 
 
 _SOLE_PROVIDER_REASON = (
-    "a provider may cancel only an order no other provider works on; ask the platform "
-    "operator to re-plan or cancel this one"
+    "a provider may cancel only an order no other provider works on (ask the platform "
+    "operator to re-plan or cancel this one)"
 )
 
 
