@@ -221,3 +221,16 @@ def test_an_expired_quote_cannot_be_accepted(
     )
     assert response.status_code == 410
     assert "expired" in response.text and "Get quotes" in response.text
+
+
+def test_a_provider_only_organisation_is_told_it_cannot_post_rfqs(
+    client: TestClient, world: WebWorld, sign_in: SignIn, market: Market
+) -> None:
+    sign_in(client, world.provider_email)
+    form = client.get("/rfqs/new")
+    assert form.status_code == 200 and 'id="not-buyer"' in form.text
+    before = _rfq_count(client)
+    refused = client.post("/rfqs/new", data=market.form(), follow_redirects=False)
+    assert refused.status_code == 403
+    assert "buyer role" in refused.text
+    assert _rfq_count(client) == before

@@ -23,7 +23,7 @@ from sharefab.services.errors import (
 )
 from sharefab.services.quoting import compute_quote, get_quote
 from sharefab.storage.market_models import Quote, Rfq
-from sharefab.storage.models import Site
+from sharefab.storage.models import Organization, Site
 from sharefab.web.auth import PageSession, RequiredViewer, Viewer
 from sharefab.web.errors import not_found
 from sharefab.web.lookups import error_lines, error_map, site_names
@@ -49,6 +49,11 @@ def _own_sites(session: Session, viewer: Viewer) -> list[Site]:
     )
 
 
+def _is_buyer(session: Session, viewer: Viewer) -> bool:
+    org = session.get(Organization, viewer.org_id)
+    return org is not None and "buyer" in (org.roles or [])
+
+
 def _render_form(
     request: Request,
     session: Session,
@@ -65,6 +70,7 @@ def _render_form(
         "taxonomy": all_capabilities(),
         "sites": _own_sites(session, viewer),
         "currencies": CURRENCIES,
+        "is_buyer": _is_buyer(session, viewer),
     }
     return render(request, "rfq_new.html", context, status_code=status)
 
