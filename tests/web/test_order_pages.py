@@ -3,16 +3,11 @@ state machine, provider progress, inspection records, tenant isolation."""
 
 from __future__ import annotations
 
-import base64
 import re
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select
-
-from sharefab.services.order_work import InspectionInput, add_inspection
-from sharefab.storage.models import User
 
 if TYPE_CHECKING:
     from tests.web.conftest import Market, SignIn, WebWorld
@@ -79,23 +74,32 @@ def test_provider_progress_moves_the_order_into_production_and_inspections_show(
         assert bad.status_code == 422 and "to: must be started or done" in bad.text
         provider.post(f"/orders/{order_id}/work/{work_id}/progress", data={"to": "done"})
 
-        factory = app.state.session_factory
-        with factory() as session:
-            user = session.scalars(select(User).where(User.email == world.provider_email)).one()
-            add_inspection(
-                session,
-                user,
-                order_id,
-                InspectionInput(
-                    work_order_id=int(work_id),
-                    limits=[{"name": "bore", "lower": 9.98, "upper": 10.02, "unit": "mm"}],
-                    measurements=[{"name": "bore", "value": 10.01, "unit": "mm"}],
-                    report_filename="cmm-report.txt",
-                    report_content_type="text/plain",
-                    report_base64=base64.b64encode(b"bore 10.01 mm").decode(),
-                ),
-                max_report_bytes=1_000_000,
-            )
+        form = provider.get(f"/orders/{order_id}")
+        assert 'id="inspect"' in form.text  # the provider may record an inspection now
+        bad = provider.post(
+            f"/orders/{order_id}/inspections",
+            data={"m_name": ["bore", ""], "m_value": ["ten", ""], "m_upper": ["", "3"]},
+        )
+        assert bad.status_code == 422
+        assert "measurements[0].value: &#39;ten&#39; is not a number" in bad.text
+        assert "measurements[1].name" in bad.text
+        assert "No inspection recorded yet" in bad.text  # nothing stored
+        recorded = provider.post(
+            f"/orders/{order_id}/inspections",
+            data={
+                "work_order_id": work_id,
+                "verdict": "auto",
+                "m_name": ["bore", ""],
+                "m_value": ["10.01", ""],
+                "m_unit": ["mm", ""],
+                "m_lower": ["9.98", ""],
+                "m_upper": ["10.02", ""],
+                "d_code": ["", ""],
+            },
+            files={"report": ("cmm-report.txt", b"bore 10.01 mm", "text/plain")},
+            follow_redirects=False,
+        )
+        assert recorded.status_code == 303, recorded.text
         page = provider.get(f"/orders/{order_id}")
         assert _state(page.text) == "inspected"
         assert "PASS" in page.text and "bore = 10.01 mm" in page.text
@@ -103,6 +107,15 @@ def test_provider_progress_moves_the_order_into_production_and_inspections_show(
         report = provider.get(link)
         assert report.status_code == 200 and report.content == b"bore 10.01 mm"
         assert 'value="shipped"' in page.text  # the provider ships next
+    with TestClient(app) as buyer:
+        sign_in(buyer, world.buyer_email)
+        seen = buyer.get(f"/orders/{order_id}")
+        assert "PASS" in seen.text and 'id="inspect"' not in seen.text  # buyers only read
+        refused = buyer.post(
+            f"/orders/{order_id}/inspections", data={"verdict": "pass", "d_code": [""]}
+        )
+        assert refused.status_code == 403
+        assert "recorded by the order" in refused.text
 
 
 def test_an_illegal_or_unknown_transition_is_a_message_not_a_crash(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
@@ -19,12 +19,20 @@ from sharefab.services.errors import (
     ServiceError,
 )
 from sharefab.services.order_work import (
+    add_inspection,
     inspection_report,
     list_inspections,
     report_operation_progress,
 )
 from sharefab.web.auth import PageSession, PageSettings, RequiredViewer, Viewer
 from sharefab.web.errors import not_found
+from sharefab.web.inspection_form import (
+    DEFECT_ROWS,
+    ROWS,
+    SEVERITIES,
+    InspectionForm,
+    parse_inspection,
+)
 from sharefab.web.lookups import (
     error_lines,
     error_map,
@@ -216,7 +224,16 @@ def _render_order(
     except NotFound as exc:
         raise not_found("order") from exc
     context = order_context(session, viewer, view)
-    context.update(inspections=_inspection_rows(inspections), problem=problem, notice=notice)
+    context.update(
+        inspections=_inspection_rows(inspections),
+        problem=problem,
+        notice=notice,
+        can_inspect=view["your_role"] in ("provider", "operator")
+        and view["state"] in ("in_production", "inspected"),
+        inspection_rows=range(ROWS),
+        defect_rows=range(DEFECT_ROWS),
+        severities=SEVERITIES,
+    )
     return render(request, "order.html", context, status_code=status)
 
 
@@ -311,3 +328,54 @@ def inspection_report_file(
         media_type=row.report_content_type or "application/octet-stream",
         headers={"Content-Disposition": f'attachment; filename="{safe}"'},
     )
+
+
+FormList = Annotated[list[str], Form()]
+
+
+@router.post("/orders/{order_id}/inspections")
+def record_inspection(
+    request: Request,
+    order_id: int,
+    session: PageSession,
+    settings: PageSettings,
+    viewer: RequiredViewer,
+    work_order_id: Annotated[str, Form()] = "",
+    verdict: Annotated[str, Form()] = "auto",
+    m_name: FormList = [],  # noqa: B006 - FastAPI copies defaults
+    m_value: FormList = [],  # noqa: B006
+    m_unit: FormList = [],  # noqa: B006
+    m_lower: FormList = [],  # noqa: B006
+    m_upper: FormList = [],  # noqa: B006
+    d_code: FormList = [],  # noqa: B006
+    d_severity: FormList = [],  # noqa: B006
+    d_quantity: FormList = [],  # noqa: B006
+    d_description: FormList = [],  # noqa: B006
+    report: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """A provider (or operator) records an inspection; a pass with every work order done
+    moves the order to ``inspected``. Problems are shown on the order page naming the field."""
+    form = InspectionForm(
+        work_order_id, verdict, m_name, m_value, m_unit, m_lower, m_upper,
+        d_code, d_severity, d_quantity, d_description,
+    )  # fmt: skip
+    limit = settings.attachment_max_bytes
+    upload = None
+    if report is not None and report.filename:
+        upload = (report.filename, report.content_type or "", report.file.read(limit + 1))
+    data, errors = parse_inspection(form, upload, limit)
+    if data is None:
+        problem = "; ".join(f"{k}: {v}" for k, v in errors.items())
+        return _render_order(request, session, viewer, order_id, problem=problem, status=422)
+    try:
+        add_inspection(session, viewer.user, order_id, data, max_report_bytes=limit)
+    except NotFound as exc:
+        session.rollback()
+        raise not_found("order") from exc
+    except ServiceError as exc:
+        session.rollback()
+        return _render_order(
+            request, session, viewer, order_id,
+            problem="; ".join(error_lines(error_map(exc))), status=_status_of(exc),
+        )  # fmt: skip
+    return RedirectResponse(f"/orders/{order_id}#inspections", status_code=303)
