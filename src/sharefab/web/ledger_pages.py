@@ -33,12 +33,12 @@ def ledger_page(
         }
         for a in ledger.list_accounts(session, viewer.user)
     ]
-    total = ledger.list_transactions(session, viewer.user, limit=1, offset=0).count
+    every = ledger.list_transactions(session, viewer.user, limit=2**31, offset=0)
+    total = every.count
     pages = max(1, -(-total // RECENT))
     page = min(max(1, page), pages)
     end = total - (page - 1) * RECENT
-    start = max(0, end - RECENT)
-    listing = ledger.list_transactions(session, viewer.user, limit=end - start, offset=start)
+    newest_first = list(every.data[max(0, end - RECENT) : end])
     transactions = [
         {
             "id": t.id,
@@ -56,7 +56,7 @@ def ledger_page(
                 for p in t.postings
             ],
         }
-        for t in reversed(listing.data)
+        for t in reversed(newest_first)
     ]
     context = {
         "accounts": accounts,
