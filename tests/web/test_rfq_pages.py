@@ -234,3 +234,17 @@ def test_a_provider_only_organisation_is_told_it_cannot_post_rfqs(
     assert refused.status_code == 403
     assert "buyer role" in refused.text
     assert _rfq_count(client) == before
+
+
+def test_a_routing_nobody_offers_gets_a_quote_without_options_and_a_diagnosis(
+    client: TestClient, world: WebWorld, sign_in: SignIn, market: Market
+) -> None:
+    sign_in(client, world.buyer_email)
+    rfq_id = market.new_rfq(client, capability=["primary_shaping.casting.die", ""])
+    response = client.post(f"/rfqs/{rfq_id}/quotes", follow_redirects=False)
+    assert response.status_code == 303
+    page = client.get(response.headers["location"])
+    assert page.status_code == 200
+    assert 'id="no-options"' in page.text
+    assert "No provider can make this routing" in page.text
+    assert 'name="option_id"' not in page.text  # nothing to accept
