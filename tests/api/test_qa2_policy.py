@@ -119,6 +119,31 @@ def test_a_provider_may_not_cancel_an_order_other_providers_share(client: TestCl
     assert _event(client, buyer, order["id"], "cancelled").status_code == 201
 
 
+def test_a_provider_of_a_shared_order_may_not_declare_it_inspected_by_hand(
+    client: TestClient,
+) -> None:
+    mills = _tenant(client, "Suzhou Mills", ["provider"])
+    coats = _tenant(client, "Wuxi Coatings", ["provider"])
+    buyer = _tenant(client, "Shanghai Robotics", ["buyer"])
+    _machine(client, mills, MILL, (31.30, 120.62))
+    _machine(client, coats, ANODIZE, (31.49, 120.31))
+    order = _order(client, buyer, [MILL, ANODIZE])
+    mine = next(w for w in order["work_orders"] if w["provider_org_id"] == mills.org_id)
+    progress = f"{API}/orders/{order['id']}/operations/{mine['id']}/progress"
+    for to in ("started", "done"):
+        assert client.post(progress, json={"to": to}, headers=mills.headers).status_code == 200
+    refused = assert_problem(_event(client, mills, order["id"], "inspected"), 403, "to")
+    assert "when every work order is done" in refused["detail"]
+    view = client.get(f"{API}/orders/{order['id']}", headers=mills.headers).json()
+    assert view["state"] == "in_production"
+    assert "inspected" not in view["allowed_transitions"]
+    # an inspection that passes while the coating is still pending does not move it either
+    inspection = client.post(
+        f"{API}/orders/{order['id']}/inspections", json={}, headers=mills.headers
+    )
+    assert inspection.status_code == 201 and inspection.json()["order_state"] == "in_production"
+
+
 def test_the_sole_provider_may_withdraw_and_anothers_move_is_a_403_naming_who(
     client: TestClient,
 ) -> None:
@@ -215,6 +240,9 @@ def test_the_state_machine_names_who_may_make_each_move() -> None:
         assert {r.BUYER, r.OPERATOR} <= set(shared.value.allowed_for_others)
         assert r.PROVIDER not in shared.value.allowed_for_others
         assert s.CANCELLED not in allowed_targets(state, r.PROVIDER, sole_provider=False)
+    with pytest.raises(NotYourMove, match="when every work order is done"):
+        transition(s.IN_PRODUCTION, s.INSPECTED, r.PROVIDER, sole_provider=False)
+    assert transition(s.IN_PRODUCTION, s.INSPECTED, r.PROVIDER) is s.INSPECTED
     for state in (s.SHIPPED, s.DELIVERED):
         assert transition(state, s.DISPUTED, r.PROVIDER) is s.DISPUTED
     with pytest.raises(NotYourMove, match="may be set only by operator"):

@@ -15,7 +15,7 @@ accepted              scheduled                system, operator
 accepted              cancelled                buyer, provider (sole), operator, system
 scheduled             in_production            provider, system
 scheduled             cancelled                buyer, provider (sole), operator
-in_production         inspected                provider, operator
+in_production         inspected                provider (sole), operator
 in_production         cancelled                operator
 inspected             shipped                  provider
 inspected             in_production            provider, operator (rework)
@@ -36,8 +36,10 @@ may withdraw before production (the buyer gets everything back and the cancellat
 against the provider's credit), but only from an order it is the *sole* provider of
 (:data:`SOLE_PROVIDER_MOVES`): cancelling an order that other providers also work on would
 cancel their work and the buyer's whole plan, so there it asks the operator, who may re-plan
-or cancel. Either party may raise a dispute once the goods have shipped; only the platform
-operator resolves one with money.
+or cancel. Likewise only a sole provider declares the whole order ``inspected`` by hand; a
+shared order gets there when every provider's work is done and an inspection passes (recorded
+with the inspection, :mod:`sharefab.services.order_work`). Either party may raise a dispute
+once the goods have shipped; only the platform operator resolves one with money.
 
 :class:`IllegalTransition` is raised for a move the state machine does not have from the
 current state; its subclass :class:`NotYourMove` for a move that exists but that the actor may
@@ -129,10 +131,16 @@ TRANSITIONS: dict[tuple[OrderState, OrderState], frozenset[ActorRole]] = {
 }
 """Every allowed ``(from, to)`` pair and the roles that may perform it."""
 
-SOLE_PROVIDER_MOVES: frozenset[tuple[OrderState, OrderState]] = frozenset(
-    {(S.ACCEPTED, S.CANCELLED), (S.SCHEDULED, S.CANCELLED)}
-)
-"""Moves a provider may make only on an order no other provider works on."""
+SOLE_PROVIDER_MOVES: dict[tuple[OrderState, OrderState], str] = {
+    (S.ACCEPTED, S.CANCELLED): "a provider may cancel only an order no other provider works "
+    "on (ask the platform operator to re-plan or cancel this one)",
+    (S.SCHEDULED, S.CANCELLED): "a provider may cancel only an order no other provider works "
+    "on (ask the platform operator to re-plan or cancel this one)",
+    (S.IN_PRODUCTION, S.INSPECTED): "other providers work on this order: it becomes inspected "
+    "when every work order is done and an inspection passes (record yours with "
+    "POST /orders/{id}/inspections)",
+}
+"""Moves a provider may make only on an order no other provider works on, and why."""
 
 TERMINAL_STATES: frozenset[OrderState] = frozenset({S.SETTLED, S.CANCELLED})
 """States with no way out."""
@@ -219,12 +227,6 @@ class NotYourMove(IllegalTransition):
             )
 
 
-_SOLE_PROVIDER_REASON = (
-    "a provider may cancel only an order no other provider works on (ask the platform "
-    "operator to re-plan or cancel this one)"
-)
-
-
 def roles_for(current: OrderState | str, target: OrderState | str) -> frozenset[ActorRole]:
     """Roles that may move an order from ``current`` to ``target`` (empty if none)."""
     return TRANSITIONS.get(
@@ -278,7 +280,7 @@ def transition(
     if role not in roles:
         raise NotYourMove(src, dst, allowed, role)
     if role is R.PROVIDER and not sole_provider and (src, dst) in SOLE_PROVIDER_MOVES:
-        raise NotYourMove(src, dst, allowed, role, _SOLE_PROVIDER_REASON)
+        raise NotYourMove(src, dst, allowed, role, SOLE_PROVIDER_MOVES[(src, dst)])
     return dst
 
 
