@@ -169,3 +169,6 @@ def test_another_organisations_order_is_404(
         assert outsider.get(f"/orders/{order_id}/inspections/1/report").status_code == 404
         assert "No order yet" in outsider.get("/orders").text
         assert outsider.get("/orders/x1", headers=HTML).status_code == 404
+        huge = outsider.get("/orders/99999999999999999999", headers=HTML)
+        assert huge.status_code == 400 and "out of range" in huge.text  # a page, not JSON
+        assert huge.headers["content-type"].startswith("text/html")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DataError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
@@ -87,3 +89,29 @@ def install_page_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    _wrap_out_of_range(app)
+
+
+def _out_of_range(exc: Exception) -> bool:
+    if isinstance(exc, DataError | OverflowError):
+        return True
+    return isinstance(exc, StatementError) and isinstance(exc.orig, OverflowError | ValueError)
+
+
+def _wrap_out_of_range(app: FastAPI) -> None:
+    """A number the database cannot hold (an id far beyond any row in the address, a huge
+    value in a form) is a friendly 400 page for a browser; the API keeps its problem+json."""
+    for kind in (DataError, StatementError, OverflowError):
+        api_handler = app.exception_handlers.get(kind)
+        if api_handler is None:
+            continue
+
+        async def out_of_range(
+            request: Request, exc: Exception, _api: Any = api_handler
+        ) -> Response:
+            if wants_page(request) and _out_of_range(exc):
+                detail = "A number or date in the address or the form is out of range."
+                return await _page_error(request, PageError(400, "Bad request", detail))
+            return await _api(request, exc)  # type: ignore[no-any-return]
+
+        app.add_exception_handler(kind, out_of_range)
