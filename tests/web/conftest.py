@@ -253,3 +253,9 @@ class Market:
 def market() -> Market:
     """Helpers for the RFQ -> quote -> order pages."""
     return Market()
+
+
+@pytest.fixture
+def build_world() -> Callable[[str], WebWorld]:
+    """``build_world(url)``: the test catalogue in the (migrated, empty) database at ``url``."""
+    return _build
