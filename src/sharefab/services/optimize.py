@@ -43,6 +43,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from sharefab.scheduling.executors import Executor, InlineExecutor, TaskFailed
 from sharefab.scheduling.model import (
     Job,
     Lot,
@@ -56,13 +57,13 @@ from sharefab.scheduling.model import Resource as PlanResource
 from sharefab.scheduling.solve import solve
 from sharefab.scheduling.validator import validate
 from sharefab.services.capacity import CACHE
-from sharefab.services.errors import InvalidInput, PermissionDenied
-from sharefab.services.optimize_load import ClusterPlan, load_cluster_plan
+from sharefab.services.errors import InvalidInput, NotFound, PermissionDenied
+from sharefab.services.optimize_load import FROZEN, ClusterPlan, load_cluster_plan
 from sharefab.services.webhooks import emit_booking
 from sharefab.storage.bookings import insert_booking
 from sharefab.storage.errors import BookingConflict
 from sharefab.storage.market_models import WorkOrder
-from sharefab.storage.models import Booking, Resource, User
+from sharefab.storage.models import Booking, Cluster, Resource, User
 from sharefab.storage.ops_models import OptimizationRun
 from sharefab.storage.types import utc_now
 
@@ -286,14 +287,22 @@ def _apply(session: Session, plan: ClusterPlan, moves: list[Move]) -> None:
         b.id: b
         for b in session.scalars(select(Booking).where(Booking.id.in_(ids)).with_for_update())
     }
+    progress = {
+        wid: state
+        for wid, state in session.execute(
+            select(WorkOrder.id, WorkOrder.progress)
+            .where(WorkOrder.id.in_(list(by_wo)))
+            .with_for_update()
+        )
+    }
     for m in moves:
         op = by_wo[m.work_order_id]
         b = current.get(op.booking_id)
-        if b is None or (b.status, b.start_at, b.end_at, b.resource_id) != (
-            op.booking_status,
-            op.start_at,
-            op.end_at,
-            op.resource_id,
+        if (
+            b is None
+            or progress.get(m.work_order_id) != "pending"
+            or (b.status, b.start_at, b.end_at, b.resource_id)
+            != (op.booking_status, op.start_at, op.end_at, op.resource_id)
         ):
             raise BookingConflict(
                 resource_id=op.resource_id,
@@ -357,26 +366,37 @@ def check_operator(actor: User) -> None:
         raise PermissionDenied("only platform operators may re-optimise a cluster")
 
 
-def optimize_cluster(
-    session_factory: sessionmaker[Session],
-    cluster_id: int,
-    *,
-    time_limit_s: float = 10.0,
-    dry_run: bool = False,
-    actor: User | None = None,
-    now: datetime | None = None,
-    progress: Progress | None = None,
-) -> OptimizeResult:
-    """Re-plan the cluster's movable work; see the module doc. ``actor`` (when given) must be
-    a platform operator; the CLI runs without one."""
+@dataclass(frozen=True, slots=True)
+class ClusterSolve:
+    """The pure part of one cluster's run, as data an executor can ship (it pickles)."""
+
+    plan: ClusterPlan
+    time_limit_s: float
+
+
+def solve_cluster(task: ClusterSolve) -> tuple[Solution | None, str]:
+    """The best valid plan of ``task.plan`` within its promised dates, and a message (no I/O:
+    what an :class:`~sharefab.scheduling.executors.Executor` runs)."""
+    return _solve(task.plan, task.time_limit_s, None)
+
+
+def _check(actor: User | None, time_limit_s: float) -> None:
     if actor is not None:
         check_operator(actor)
     if not 0 < time_limit_s <= MAX_TIME_LIMIT_S:
         raise InvalidInput.single("time_limit_s", f"must be in (0, {MAX_TIME_LIMIT_S:g}] seconds")
-    now = now or utc_now()
-    started = time.perf_counter()
-    notify = progress or (lambda _stage, _text: None)
-    notify("loading", f"cluster {cluster_id}")
+
+
+def _load(
+    session_factory: sessionmaker[Session],
+    cluster_id: int,
+    *,
+    time_limit_s: float,
+    dry_run: bool,
+    actor: User | None,
+    now: datetime,
+) -> tuple[ClusterPlan, OptimizeResult]:
+    """Load the cluster's plan and record its run as ``running`` (one transaction)."""
     with session_factory() as session, session.begin():
         plan = load_cluster_plan(session, cluster_id, now, objective=OBJECTIVE)
         run = OptimizationRun(
@@ -396,21 +416,26 @@ def optimize_cluster(
     )
     if plan.data is None or plan.hint is None:
         result.message = "no movable work in this cluster"
-        return _finish(session_factory, run_id, result)
+    return plan, result
 
-    scope_before = {lot.resource for op in plan.movable for lot in plan.hint.lots[op.index]}
-    notify("solving", f"{len(plan.movable)} movable operations, {time_limit_s:g} s")
-    try:
-        solution, message = _solve(plan, time_limit_s, progress)
-    except Exception as exc:  # recorded as the run's status, then raised to the caller
-        result.status, result.message = "failed", f"{exc.__class__.__name__}: {exc}"
-        _finish(session_factory, run_id, result)
-        raise
+
+def _conclude(
+    session_factory: sessionmaker[Session],
+    plan: ClusterPlan,
+    result: OptimizeResult,
+    solved: tuple[Solution | None, str],
+    started: float,
+    notify: Progress,
+) -> OptimizeResult:
+    """Compare the solved plan with the current one and apply it when strictly better."""
+    assert plan.hint is not None
+    solution, message = solved
     result.message = message
+    scope_before = {lot.resource for op in plan.movable for lot in plan.hint.lots[op.index]}
     if solution is None:
         result.before = compute_kpis(plan, plan.hint, scope_before)
         result.runtime_s = time.perf_counter() - started
-        return _finish(session_factory, run_id, result)
+        return _finish(session_factory, result.run_id, result)
     moves = _moves(plan, solution, plan.resource_ids)
     scope = scope_before | {
         lot.resource
@@ -425,15 +450,19 @@ def optimize_cluster(
     if not better or not moves:
         result.after = dataclasses.replace(before)
         result.message = message or "the current plan is already as good as the solver found"
-    elif dry_run:
+    elif result.dry_run:
         result.status, result.moves = "dry_run", moves
+    elif time.perf_counter() - started >= FROZEN.total_seconds():
+        # Loaded work starts at least FROZEN after the load: past that, it may have begun.
+        result.status = "conflict"
+        result.message = "the frozen zone was reached while optimising; nothing was written"
     else:
         notify("applying", f"{len(moves)} moves")
         result.moves = moves
         try:
             with session_factory() as session, session.begin():
                 _apply(session, plan, moves)
-                _record(session.get_one(OptimizationRun, run_id), _applied(result))
+                _record(session.get_one(OptimizationRun, result.run_id), _applied(result))
             result.status = "applied"
             # Quote caches see new bookings by id but not the cancelled old slots: drop them
             # here (other processes reload within capacity.MAX_AGE_S; stale means busier).
@@ -442,7 +471,115 @@ def optimize_cluster(
             result.status = "conflict"
             result.message = f"the plan changed while optimising; nothing was written ({exc})"
     result.runtime_s = time.perf_counter() - started
-    return _finish(session_factory, run_id, result)
+    return _finish(session_factory, result.run_id, result)
+
+
+def optimize_cluster(
+    session_factory: sessionmaker[Session],
+    cluster_id: int,
+    *,
+    time_limit_s: float = 10.0,
+    dry_run: bool = False,
+    actor: User | None = None,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> OptimizeResult:
+    """Re-plan the cluster's movable work; see the module doc. ``actor`` (when given) must be
+    a platform operator; the CLI runs without one."""
+    _check(actor, time_limit_s)
+    now = now or utc_now()
+    started = time.perf_counter()
+    notify = progress or (lambda _stage, _text: None)
+    notify("loading", f"cluster {cluster_id}")
+    plan, result = _load(
+        session_factory,
+        cluster_id,
+        time_limit_s=time_limit_s,
+        dry_run=dry_run,
+        actor=actor,
+        now=now,
+    )
+    if plan.data is None:
+        return _finish(session_factory, result.run_id, result)
+    notify("solving", f"{len(plan.movable)} movable operations, {time_limit_s:g} s")
+    try:
+        solved = _solve(plan, time_limit_s, progress)
+    except Exception as exc:  # recorded as the run's status, then raised to the caller
+        result.status, result.message = "failed", f"{exc.__class__.__name__}: {exc}"
+        _finish(session_factory, result.run_id, result)
+        raise
+    return _conclude(session_factory, plan, result, solved, started, notify)
+
+
+def optimize_clusters(
+    session_factory: sessionmaker[Session],
+    cluster_ids: list[int],
+    *,
+    executor: Executor | None = None,
+    time_limit_s: float = 10.0,
+    dry_run: bool = False,
+    actor: User | None = None,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> list[OptimizeResult]:
+    """Re-plan several clusters: each one's plan is loaded (its own transaction), the pure
+    solves (:func:`solve_cluster`, ``time_limit_s`` each) run on ``executor`` (in process,
+    one after the other, by default; side by side with a
+    :class:`~sharefab.scheduling.executors.RayExecutor`), then each plan is judged and
+    applied in its own transaction exactly as :func:`optimize_cluster` does. A cluster whose
+    solve raised gets status ``failed`` with the error as its message; the others still
+    apply. Results in the order of ``cluster_ids`` (duplicates dropped)."""
+    _check(actor, time_limit_s)
+    ids = list(dict.fromkeys(cluster_ids))
+    if not ids:
+        raise InvalidInput.single("cluster_ids", "name at least one cluster")
+    with session_factory() as session:
+        known = set(session.scalars(select(Cluster.id).where(Cluster.id.in_(ids))))
+    for cid in ids:
+        if cid not in known:
+            raise NotFound("cluster", cid)
+    now = now or utc_now()
+    started = time.perf_counter()
+    notify = progress or (lambda _stage, _text: None)
+    loaded = []
+    for cid in ids:
+        notify("loading", f"cluster {cid}")
+        loaded.append(
+            _load(
+                session_factory,
+                cid,
+                time_limit_s=time_limit_s,
+                dry_run=dry_run,
+                actor=actor,
+                now=now,
+            )
+        )
+    todo = [(plan, result) for plan, result in loaded if plan.data is not None]
+    runner = executor or InlineExecutor()
+    notify("solving", f"{len(todo)} cluster(s), {time_limit_s:g} s each on {runner.name}")
+    solved = runner.run(
+        solve_cluster,
+        [ClusterSolve(plan, time_limit_s) for plan, _ in todo],
+        labels=[f"cluster {plan.cluster_id}" for plan, _ in todo],
+        progress=lambda done, total, label: notify(
+            "solving", f"{done}/{total} clusters solved ({label})"
+        ),
+        return_exceptions=True,
+    )
+    by_cluster = dict(zip((plan.cluster_id for plan, _ in todo), solved, strict=True))
+    out = []
+    for plan, result in loaded:
+        outcome = by_cluster.get(plan.cluster_id)
+        if outcome is None:
+            out.append(_finish(session_factory, result.run_id, result))
+        elif isinstance(outcome, TaskFailed):
+            cause = outcome.cause
+            result.status, result.message = "failed", f"{cause.__class__.__name__}: {cause}"
+            result.runtime_s = time.perf_counter() - started
+            out.append(_finish(session_factory, result.run_id, result))
+        else:
+            out.append(_conclude(session_factory, plan, result, outcome, started, notify))
+    return out
 
 
 def _applied(result: OptimizeResult) -> OptimizeResult:
