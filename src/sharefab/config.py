@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "sharefab-development-secret-change-me"
@@ -34,6 +34,21 @@ class Settings(BaseSettings):
     #: :mod:`sharefab.services.webhook_targets`). Unset: allowed in development and test (a
     #: receiver on the developer's machine), refused in production.
     webhook_allow_private: bool | None = None
+    #: Where independent solves run (:mod:`sharefab.scheduling.executors`): ``inline`` in
+    #: this process, one after the other; ``ray`` side by side on Ray (needs the ``ray``
+    #: extra).
+    executor: str = "inline"
+    #: Ray cluster to connect to (``ray://host:10001`` or ``host:6379``); unset: a local Ray.
+    ray_address: str | None = None
+    #: CPUs of the local Ray (unset: all of the machine's).
+    ray_num_cpus: int | None = Field(default=None, ge=1)
+
+    @field_validator("executor")
+    @classmethod
+    def _known_executor(cls, value: str) -> str:
+        if value not in ("inline", "ray"):
+            raise ValueError(f"SHAREFAB_EXECUTOR must be 'inline' or 'ray', got {value!r}")
+        return value
 
     @property
     def webhook_private_targets_allowed(self) -> bool:
