@@ -144,6 +144,10 @@ class RayExecutor:
         self._connected = False
         self._lock = threading.Lock()
 
+    def start(self) -> None:
+        """Connect now (to the cluster, or a new local Ray) rather than on the first run."""
+        self._ray()
+
     def _ray(self) -> Any:
         try:
             import ray
