@@ -4,8 +4,9 @@ against the Ray executor (solves side by side), same clusters, same run.
 ``--clusters`` synthetic backlogs of :mod:`benchmarks.reoptimise` (seeds 1, 2, ...) in one
 SQLite database; :func:`sharefab.services.optimize.optimize_clusters` in dry-run mode (so both
 executors see the same plans) first inline, then on a local Ray with ``--ray-cpus`` CPUs
-(started before the clock, its start-up time printed apart). Prints the wall time of each and
-the ratio Ray / inline, and each cluster's lateness after, since the solves share the cores.
+(started before the clock, its start-up time printed apart). Prints the wall time of each,
+the ratio Ray / inline, and each cluster's lateness and makespan after (the side-by-side
+solves share the machine's cores, so quality within the same time limit may differ).
 
 Run: ``flock /tmp/bench.lock .venv/bin/python -m benchmarks.reoptimise_executors
 [--clusters 2] [--orders 120] [--time-limit 10] [--ray-cpus 2]``
@@ -85,11 +86,16 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.time_limit:g} s each, {os.cpu_count()} cores, Ray {args.ray_cpus} CPUs "
         f"(load average {os.getloadavg()[0]:.2f} at the end)"
     )
-    print(f"{'executor':<8} {'wall s':>8} {'ratio':>6}  lateness h after (before) per cluster")
+    print(
+        f"{'executor':<8} {'wall s':>8} {'ratio':>6}  "
+        "lateness / makespan after (before), per cluster"
+    )
     for name, wall in (("inline", inline_s), ("ray", ray_s)):
         kpis = ", ".join(
-            f"{r.after.lateness_h if r.after else '-'} ({r.before.lateness_h if r.before else '-'}"
-            f") {r.status}"
+            f"{r.after.lateness_h} h / {r.after.makespan_h} h "
+            f"({r.before.lateness_h} h / {r.before.makespan_h} h) {r.status}"
+            if r.after and r.before
+            else f"{r.status}: {r.message}"
             for r in runs[name]
         )
         print(f"{name:<8} {wall:>8.1f} {wall / inline_s:>6.2f}  {kpis}")
