@@ -98,11 +98,27 @@ def ensure_seeded(url: str, factories: int) -> float:
 
 
 def buyer_login(url: str) -> tuple[str, str]:
-    """(email, password) of a seeded buyer."""
-    from sharefab.services.seed import demo_logins
+    """(email, password) of a seeded buyer's admin (the first organization with the buyer
+    role: only buyers post RFQs)."""
+    from sqlalchemy import select
 
-    summary = demo_logins(url)
-    return summary.logins[0][1], summary.password
+    from sharefab.domain.demo_cluster import DEMO_PASSWORD
+    from sharefab.storage.db import make_engine
+    from sharefab.storage.models import Organization, User
+
+    engine = make_engine(url, null_pool=True)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(Organization.roles, User.email)
+                .join(User, User.org_id == Organization.id)
+                .where(User.role == "admin", User.is_platform_operator.is_(False))
+                .order_by(User.id)
+            )
+            email = next(email for roles, email in rows if "buyer" in (roles or []))
+    finally:
+        engine.dispose()
+    return email, DEMO_PASSWORD
 
 
 def rfq_body(routing: list[tuple[str, int, float]], i: int) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, distinct, func, literal, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from sharefab.domain.ledger_flows import escrow_on_accept
 from sharefab.domain.money import Money
@@ -50,6 +50,7 @@ from sharefab.storage.market_models import (
     Order,
     Quote,
     QuoteOption,
+    Rfq,
     RfqOperation,
     WorkOrder,
 )
@@ -99,18 +100,22 @@ def _key_exists(with_key: bool) -> Any:
 
 
 #: The first read of an accept (without, with an Idempotency-Key), built once (statements are
-#: cached by SQLAlchemy per object, so no statement is rebuilt or re-keyed per request).
+#: cached by SQLAlchemy per object, so no statement is rebuilt or re-keyed per request). The
+#: RFQ and its routing come along: a loser's fresh quote then finds them in the session.
 _ACCEPT_READ = tuple(
     select(
         Quote,
         QuoteOption,
         select(Order.id).where(Order.option_id == bindparam("option_id")).scalar_subquery(),
         _key_exists(with_key),
+        Rfq,
     )
     .outerjoin(
         QuoteOption,
         (QuoteOption.id == bindparam("option_id")) & (QuoteOption.quote_id == Quote.id),
     )
+    .join(Rfq, Rfq.id == Quote.rfq_id)
+    .options(joinedload(Rfq.operations))
     .where(Quote.id == bindparam("quote_id"))
     for with_key in (False, True)
 )
@@ -219,7 +224,7 @@ def accept_quote(
         _ACCEPT_READ[idempotency_key is not None],
         {"quote_id": quote_id, "option_id": option_id, "org_id": actor.org_id,
          "key": idempotency_key},
-    ).first()  # fmt: skip
+    ).unique().first()  # fmt: skip
     if idempotency_key is not None and (row is None or row[3]):
         stored = _stored(session, actor.org_id, idempotency_key)
         if stored is not None:
