@@ -12,10 +12,11 @@ resources logged above the id it has seen. Rows older than a few minutes are pru
 
 * SQLite: row triggers; ids come from ``AUTOINCREMENT`` (never reused after pruning) and grow
   in commit order since SQLite runs one writer at a time.
-* PostgreSQL: statement triggers with transition tables for inserts and deletes (one row per
-  resource per statement, cheap for bulk loads), a row trigger for updates. Ids are allocated
-  at write time, so a transaction may commit after a higher id is visible; the cache handles
-  that (see its module doc).
+* PostgreSQL: bookings log in BEFORE row triggers (see :func:`postgres_triggers`); windows in
+  statement triggers with transition tables for inserts and deletes (one row per resource per
+  statement, cheap for bulk loads) and a row trigger for updates. Ids are allocated at write
+  time, so a transaction may commit after a higher id is visible; the cache handles that (see
+  its module doc).
 
 Registered on ``Base.metadata`` by one import line in :mod:`sharefab.storage.models`; created
 by the migration ``0007_capacity_changes`` (frozen copies of the DDL below live there).
@@ -88,12 +89,39 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$""",
+    """CREATE OR REPLACE FUNCTION log_booking_capacity() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        INSERT INTO capacity_changes (resource_id) VALUES (OLD.resource_id);
+    END IF;
+    IF TG_OP = 'INSERT' OR NEW.resource_id <> OLD.resource_id THEN
+        INSERT INTO capacity_changes (resource_id) VALUES (NEW.resource_id);
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    RETURN NEW;
+END $$""",
 )
 
 
 def postgres_triggers(table: str) -> tuple[str, ...]:
-    """PostgreSQL triggers logging every capacity change of ``table``."""
+    """PostgreSQL triggers logging every capacity change of ``table``. Bookings log in BEFORE
+    row triggers: the log row is written before the booking row exists, so the time during
+    which concurrent writers see the new booking row in progress (and wait on it while
+    checking the exclusion constraint) is not lengthened; a longer window made two waiting
+    raw inserts deadlock now and then instead of one failing on the constraint."""
     columns = CAPACITY_COLUMNS[table]
+    if table == "bookings":
+        return tuple(
+            f"CREATE TRIGGER tr_bookings_capacity_{op} BEFORE {event} ON bookings "
+            "FOR EACH ROW EXECUTE FUNCTION log_booking_capacity()"
+            for op, event in (
+                ("insert", "INSERT"),
+                ("update", f"UPDATE OF {columns}"),
+                ("delete", "DELETE"),
+            )
+        )
     return (
         f"CREATE TRIGGER tr_{table}_capacity_insert AFTER INSERT ON {table} "
         "REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT "

@@ -45,6 +45,19 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$""",
+    """CREATE OR REPLACE FUNCTION log_booking_capacity() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        INSERT INTO capacity_changes (resource_id) VALUES (OLD.resource_id);
+    END IF;
+    IF TG_OP = 'INSERT' OR NEW.resource_id <> OLD.resource_id THEN
+        INSERT INTO capacity_changes (resource_id) VALUES (NEW.resource_id);
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    RETURN NEW;
+END $$""",
 )
 
 
@@ -60,6 +73,16 @@ def _sqlite_triggers(table: str, columns: str) -> tuple[str, ...]:
 
 
 def _postgres_triggers(table: str, columns: str) -> tuple[str, ...]:
+    if table == "bookings":  # BEFORE row triggers (see capacity_models.postgres_triggers)
+        return tuple(
+            f"CREATE TRIGGER tr_bookings_capacity_{op} BEFORE {event} ON bookings "
+            "FOR EACH ROW EXECUTE FUNCTION log_booking_capacity()"
+            for op, event in (
+                ("insert", "INSERT"),
+                ("update", f"UPDATE OF {columns}"),
+                ("delete", "DELETE"),
+            )
+        )
     return (
         f"CREATE TRIGGER tr_{table}_capacity_insert AFTER INSERT ON {table} "
         "REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT "
@@ -112,4 +135,5 @@ def downgrade() -> None:
     if is_postgres:
         op.execute("DROP FUNCTION IF EXISTS log_capacity_rows()")
         op.execute("DROP FUNCTION IF EXISTS log_capacity_update()")
+        op.execute("DROP FUNCTION IF EXISTS log_booking_capacity()")
     op.drop_table("capacity_changes")
