@@ -223,39 +223,9 @@ class MqttPublisher:
                 await asyncio.wait_for(self._room.wait(), 0.05)
         self._pending_key = (key, *more)
         try:
-            if not self._fast_publish(topic, payload):
-                self.client.publish(topic, payload, qos=1)
+            self.client.publish(topic, payload, qos=1)
         finally:
             self._pending_key = None
-
-    def _fast_publish(self, topic: str, payload: bytes) -> bool:
-        """Build and send a QoS 1 PUBLISH without properties ourselves: the same bytes and
-        the same in-flight storage as ``gmqtt.Client.publish`` (which redelivers them with
-        DUP after a reconnect), at a third of the CPU (its generic packet builder was the
-        simulator's largest cost). False when the connection is not an MQTT 5 one in the
-        expected layout; the caller then uses gmqtt's publish."""
-        connection = getattr(self.client, "_connection", None)
-        protocol = getattr(connection, "_protocol", None)
-        ids = getattr(protocol, "id_generator", None)
-        if ids is None or getattr(protocol, "proto_ver", None) != MQTTv50:
-            return False
-        name = topic.encode()
-        mid = ids.next_id()
-        remaining = 2 + len(name) + 2 + 1 + len(payload)  # + property length 0 (MQTT 5)
-        packet = bytearray(b"\x32")  # PUBLISH, QoS 1, no DUP, no RETAIN
-        while True:  # remaining length, variable byte integer
-            byte, remaining = remaining & 0x7F, remaining >> 7
-            packet.append(byte | 0x80 if remaining else byte)
-            if not remaining:
-                break
-        packet += len(name).to_bytes(2, "big")
-        packet += name
-        packet += mid.to_bytes(2, "big")
-        packet += b"\x00"
-        packet += payload
-        protocol.write_data(packet)
-        self.client._persistent_storage.push_message(mid, packet)
-        return True
 
     def _flush(self) -> None:
         if self._buffer and self._write is not None:
