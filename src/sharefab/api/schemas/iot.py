@@ -132,16 +132,6 @@ class UsageRecordPublic(ORMModel):
     )
 
 
-class UsageStatementPublic(BaseModel):
-    """Usage and charges of every booking of an order."""
-
-    order_ref: str
-    totals_minor: dict[str, int]
-    data: list[UsageRecordPublic]
-    count: int
-    ledger_note: str
-
-
 class ResourceUsagePublic(BaseModel):
     """Metered usage of a resource over a period, priced at its pay-per-use terms."""
 
