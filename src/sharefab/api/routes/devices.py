@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from sharefab.api.deps import CurrentUser, SessionDep
-from sharefab.api.schemas.common import PROBLEM_RESPONSES
+from sharefab.api.schemas.common import PROBLEM_RESPONSES, IdPath
 from sharefab.api.schemas.iot import (
     CredentialRequest,
     DeviceCredentialIssued,
@@ -33,7 +33,7 @@ def _issued(cred: service.IssuedCredential) -> DeviceCredentialIssued:
 
 @router.get("/{resource_id}/device-credentials")
 def list_device_credentials(
-    resource_id: int, session: SessionDep, user: CurrentUser
+    resource_id: IdPath, session: SessionDep, user: CurrentUser
 ) -> DeviceCredentialsPublic:
     """Credentials of the caller's resource (secrets are never shown again)."""
     creds = service.list_credentials(session, user, resource_id)
@@ -44,7 +44,10 @@ def list_device_credentials(
 
 @router.post("/{resource_id}/device-credentials", status_code=status.HTTP_201_CREATED)
 def create_device_credential(
-    resource_id: int, session: SessionDep, user: CurrentUser, body: CredentialRequest | None = None
+    resource_id: IdPath,
+    session: SessionDep,
+    user: CurrentUser,
+    body: CredentialRequest | None = None,
 ) -> DeviceCredentialIssued:
     """Issue the resource's device credential (409 while one is active: rotate instead)."""
     label = body.label if body else ""
@@ -53,7 +56,10 @@ def create_device_credential(
 
 @router.post("/{resource_id}/device-credentials/rotate", status_code=status.HTTP_201_CREATED)
 def rotate_device_credential(
-    resource_id: int, session: SessionDep, user: CurrentUser, body: CredentialRequest | None = None
+    resource_id: IdPath,
+    session: SessionDep,
+    user: CurrentUser,
+    body: CredentialRequest | None = None,
 ) -> DeviceCredentialIssued:
     """Revoke the active credential and issue a new one in one step."""
     label = body.label if body else ""
@@ -61,7 +67,9 @@ def rotate_device_credential(
 
 
 @router.delete("/{resource_id}/device-credentials", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_device_credential(resource_id: int, session: SessionDep, user: CurrentUser) -> Response:
+def revoke_device_credential(
+    resource_id: IdPath, session: SessionDep, user: CurrentUser
+) -> Response:
     """Revoke the active credential: the device can no longer report."""
     service.revoke_credential(session, user, resource_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime
 
 from sharefab.api.deps import CurrentUser, SessionDep, SettingsDep
-from sharefab.api.schemas.common import PROBLEM_RESPONSES
+from sharefab.api.schemas.common import PROBLEM_RESPONSES, IdPath
 from sharefab.api.schemas.deposits import UsageBilledRecordPublic, UsageBilledStatementPublic
 from sharefab.api.schemas.iot import (
     IdleSuggestions,
@@ -80,7 +80,7 @@ def _public(report: utilisation.UtilisationReport) -> UtilisationPublic:
 
 @router.get("/resources/{resource_id}/utilisation")
 def resource_utilisation(
-    resource_id: int, session: SessionDep, user: CurrentUser, start: From = None, end: To = None
+    resource_id: IdPath, session: SessionDep, user: CurrentUser, start: From = None, end: To = None
 ) -> UtilisationPublic:
     """Booked and running utilisation of the caller's resource over ``[from, to)`` (default:
     the last 30 days)."""
@@ -90,7 +90,7 @@ def resource_utilisation(
 
 @router.get("/resources/{resource_id}/usage")
 def resource_usage(
-    resource_id: int, session: SessionDep, user: CurrentUser, start: From = None, end: To = None
+    resource_id: IdPath, session: SessionDep, user: CurrentUser, start: From = None, end: To = None
 ) -> ResourceUsagePublic:
     """Metered usage of the caller's resource over ``[from, to)`` (default: the last 30
     days) from telemetry counters, priced at its pay-per-use lease terms."""
@@ -137,7 +137,7 @@ def _windows(intervals: list[Interval]) -> IdleSuggestions:
 
 @router.get("/resources/{resource_id}/idle-suggestions")
 def idle_suggestions(
-    resource_id: int,
+    resource_id: IdPath,
     session: SessionDep,
     user: CurrentUser,
     start: From = None,
@@ -156,7 +156,7 @@ def idle_suggestions(
     "/resources/{resource_id}/idle-suggestions/publish", status_code=status.HTTP_201_CREATED
 )
 def publish_idle_suggestions(
-    resource_id: int, body: PublishSuggestions, session: SessionDep, user: CurrentUser
+    resource_id: IdPath, body: PublishSuggestions, session: SessionDep, user: CurrentUser
 ) -> WindowsPublic:
     """Publish every current suggestion as a window (source ``suggestion``) in one call
     (default period: the next 14 days)."""
