@@ -1,4 +1,5 @@
-"""Register an organization with its first admin, and authenticate users."""
+"""Register an organization with its first admin, authenticate users, and let an
+organization's admin change which market roles (buyer, provider) it takes."""
 
 from __future__ import annotations
 
@@ -7,8 +8,15 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sharefab.services.common import transaction
-from sharefab.services.errors import AuthenticationFailed, Conflict, FieldError, InvalidInput
+from sharefab.services.common import require_role, transaction
+from sharefab.services.errors import (
+    AuthenticationFailed,
+    Conflict,
+    FieldError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
 from sharefab.services.passwords import (
     DUMMY_HASH,
     MIN_PASSWORD_LENGTH,
@@ -82,3 +90,55 @@ def authenticate(session: Session, email: str, password: str) -> User:
             message, [FieldError("username", message), FieldError("password", message)]
         )
     return user
+
+
+#: The roles an organization's admin may give or take away itself.
+SELF_SERVICE_ROLES = ("buyer", "provider")
+#: The role only the platform grants (and only the platform takes away).
+PLATFORM_ROLE = "operator"
+ADMINS = frozenset({"admin"})
+
+
+def get_organization(session: Session, actor: User, org_id: int) -> Organization:
+    """The caller's own organization ``org_id``; 404 for any other (existence is not leaked)."""
+    org = session.get(Organization, org_id)
+    if org is None or org.id != actor.org_id:
+        raise NotFound("organization", org_id)
+    return org
+
+
+def set_roles(session: Session, actor: User, org_id: int, roles: Sequence[str]) -> Organization:
+    """Make ``roles`` the market roles of the caller's organization ``org_id`` (caller must be
+    its admin), e.g. a provider-only organization that wants to post RFQs adds ``buyer``.
+
+    404 for another tenant's organization; 403 for a non-admin; 422 naming each unknown role
+    and when no role would be left; 403 when the request would give or take away the
+    ``operator`` role, which only the platform grants. Nothing stored besides the roles
+    changes: resources, RFQs and orders stay as they are.
+    """
+    org = get_organization(session, actor, org_id)
+    require_role(actor, ADMINS)
+    usable = ", ".join(SELF_SERVICE_ROLES)
+    errors: list[FieldError] = []
+    for i, role in enumerate(roles):
+        if role not in ORG_ROLES:
+            errors.append(FieldError(f"roles[{i}]", f"unknown role {role!r}; use {usable}"))
+    if not roles:
+        errors.append(
+            FieldError("roles", f"an organization keeps at least one role; give any of: {usable}")
+        )
+    if errors:
+        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
+    had = set(org.roles or [])
+    wanted = set(roles)
+    if (PLATFORM_ROLE in had) != (PLATFORM_ROLE in wanted):
+        verb = "removed" if PLATFORM_ROLE in had else "added"
+        message = (
+            f"the {PLATFORM_ROLE} role is granted by the platform only and cannot be {verb} "
+            f"here; an organization changes only its {usable} roles"
+        )
+        raise PermissionDenied(message, [FieldError("roles", message)])
+    with transaction(session):
+        org.roles = sorted(wanted)
+        session.flush()
+    return org

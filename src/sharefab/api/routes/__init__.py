@@ -34,6 +34,7 @@ def api_routers() -> list[APIRouter]:
         health.router,
         auth.router,
         users.router,
+        users.org_router,
         clusters.router,
         capabilities.router,
         sites.router,
