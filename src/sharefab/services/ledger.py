@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -215,20 +215,24 @@ class TransactionView:
     postings: Sequence[PostingView]
 
 
-def _visible_transactions(session: Session, actor: User) -> list[LedgerTransaction]:
-    mine = (
+def _visible_ids(actor: User) -> Select[tuple[int]]:
+    """Ids of the transactions with a posting on one of the caller's accounts."""
+    return (
         select(LedgerPosting.transaction_id)
         .join(LedgerAccount, LedgerAccount.id == LedgerPosting.account_id)
         .where(or_(*_visible_accounts(actor)))  # type: ignore[arg-type]
     )
-    return list(
-        session.scalars(
-            select(LedgerTransaction)
-            .where(LedgerTransaction.id.in_(mine))
-            .options(selectinload(LedgerTransaction.postings).selectinload(LedgerPosting.account))
-            .order_by(LedgerTransaction.id)
-        )
+
+
+def _with_postings(stmt: Select[tuple[LedgerTransaction]]) -> Select[tuple[LedgerTransaction]]:
+    return stmt.options(
+        selectinload(LedgerTransaction.postings).selectinload(LedgerPosting.account)
     )
+
+
+def _visible_transactions(session: Session, actor: User) -> list[LedgerTransaction]:
+    stmt = select(LedgerTransaction).where(LedgerTransaction.id.in_(_visible_ids(actor)))
+    return list(session.scalars(_with_postings(stmt).order_by(LedgerTransaction.id)))
 
 
 def _owned(actor: User, account: LedgerAccount) -> bool:
@@ -236,10 +240,23 @@ def _owned(actor: User, account: LedgerAccount) -> bool:
 
 
 def list_transactions(
-    session: Session, actor: User, *, limit: int = 100, offset: int = 0
+    session: Session,
+    actor: User,
+    *,
+    limit: int = 100,
+    offset: int = 0,
+    newest_first: bool = False,
 ) -> Page[TransactionView]:
-    """Transactions touching the caller's accounts, oldest first, with only its postings."""
-    rows = _visible_transactions(session, actor)
+    """Transactions touching the caller's accounts, with only its postings: one page of them,
+    oldest first (``newest_first``: the most recent first), and how many there are in all.
+
+    The page is cut in SQL (count, then ``LIMIT``/``OFFSET`` in the order the rows were
+    posted), so only the page's transactions and postings are loaded.
+    """
+    visible = LedgerTransaction.id.in_(_visible_ids(actor))
+    count = session.scalar(select(func.count()).select_from(LedgerTransaction).where(visible))
+    order = LedgerTransaction.id.desc() if newest_first else LedgerTransaction.id
+    stmt = select(LedgerTransaction).where(visible).order_by(order).limit(limit).offset(offset)
     views = [
         TransactionView(
             t.tx_id,
@@ -254,9 +271,9 @@ def list_transactions(
                 if _owned(actor, p.account)
             ],
         )
-        for t in rows
+        for t in session.scalars(_with_postings(stmt))
     ]
-    return Page(views[offset : offset + limit], len(views))
+    return Page(views, count or 0)
 
 
 def statement_text(session: Session, actor: User, account_id: int | None = None) -> str:

@@ -33,12 +33,18 @@ def ledger_page(
         }
         for a in ledger.list_accounts(session, viewer.user)
     ]
-    every = ledger.list_transactions(session, viewer.user, limit=2**31, offset=0)
-    total = every.count
+    page = max(1, page)
+    shown = ledger.list_transactions(
+        session, viewer.user, limit=RECENT, offset=(page - 1) * RECENT, newest_first=True
+    )
+    total = shown.count
     pages = max(1, -(-total // RECENT))
-    page = min(max(1, page), pages)
-    end = total - (page - 1) * RECENT
-    newest_first = list(every.data[max(0, end - RECENT) : end])
+    if page > pages:  # past the oldest page: show the oldest
+        page = pages
+        shown = ledger.list_transactions(
+            session, viewer.user, limit=RECENT, offset=(page - 1) * RECENT, newest_first=True
+        )
+    newest_first = shown.data
     transactions = [
         {
             "id": t.id,
@@ -56,7 +62,7 @@ def ledger_page(
                 for p in t.postings
             ],
         }
-        for t in reversed(newest_first)
+        for t in newest_first
     ]
     context = {
         "accounts": accounts,
