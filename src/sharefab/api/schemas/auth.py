@@ -9,7 +9,9 @@ from pydantic import BaseModel, EmailStr, Field
 from sharefab.api.schemas.common import ORMModel, RequestModel, Text
 from sharefab.api.schemas.users import UserPublic
 
-OrgRole = Literal["provider", "buyer", "operator"]
+#: The market roles an organization may take when it registers: the platform operator's
+#: role is granted by the platform (seeded), never self-chosen.
+OrgRole = Literal["provider", "buyer"]
 
 
 class RegisterRequest(RequestModel):
