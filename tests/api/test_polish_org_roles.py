@@ -10,7 +10,9 @@ from typing import Any
 
 from api_helpers import Tenant, assert_problem, login, register_tenant, snapshot
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
+
+from sharefab.storage.models import Organization
 
 API = "/api/v1"
 MILL = "separating.machining.milling.5axis"
@@ -94,7 +96,11 @@ def test_bad_role_changes_are_refused_naming_the_problem(
 
 
 def test_only_the_platform_changes_the_operator_role(client: TestClient, engine: Engine) -> None:
-    ops = register_tenant(client, "Platform Ops", "admin@ops.example.com", roles=["operator"])
+    ops = register_tenant(client, "Platform Ops", "admin@ops.example.com", roles=["provider"])
+    with engine.begin() as conn:  # the platform grants its operator role (no API may)
+        conn.execute(
+            update(Organization).where(Organization.id == ops.org_id).values(roles=["operator"])
+        )
     before = snapshot(engine)
     dropped = client.put(_roles_url(ops), json={"roles": ["buyer"]}, headers=ops.headers)
     problem = assert_problem(dropped, 403, "roles")
