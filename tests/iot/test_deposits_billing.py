@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 
 from market.market_helpers import (
     API,
@@ -29,36 +29,23 @@ from market.market_helpers import (
     quote,
     register,
 )
-from sharefab.api.app import create_app
-from sharefab.config import Settings
 from sharefab.services.ledger import trial_balance
 from sharefab.storage.db import make_session_factory
 from sharefab.storage.market_models import LedgerPosting, LedgerTransaction
 from sharefab.storage.models import Booking, User
 from sharefab.storage.telemetry_models import Telemetry
 
+from .billing_helpers import CHARGE, FEE_BPS, TERMS, billing_client, engine_of
 from .conftest import telemetry
-
-TERMS = {"model": "pay_per_use", "run_hour_minor": 12000, "cycle_minor": 5, "kwh_minor": 90}
-# One run hour, 100 cycles and 4 kWh inside the booking: 12000 + 500 + 360.
-CHARGE = 12_860
-FEE_BPS = 300
 
 
 @pytest.fixture
 def client(db_url: str) -> Iterator[TestClient]:
-    settings = Settings(
-        env="test",
-        database_url=db_url,
-        secret_key="iot-deposit-tests-" + "k" * 32,
-        platform_fee_bps=FEE_BPS,
-    )
-    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+    with billing_client(db_url, "iot-deposit-tests-") as c:
         yield c
 
 
-def _engine(client: TestClient) -> Engine:
-    return client.app.state.engine  # type: ignore[attr-defined,no-any-return]
+_engine = engine_of
 
 
 def _operator(client: TestClient) -> Tenant:
