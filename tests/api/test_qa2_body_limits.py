@@ -156,7 +156,7 @@ def test_an_inspection_report_may_exceed_the_default_limit(
     assert_problem(too_big, 413, "body")
 
 
-def test_routes_with_their_own_smaller_limit_keep_it(
+def test_an_oversized_chunked_site_is_refused_and_nothing_is_stored(
     client: TestClient, engine: Engine, buyer: Tenant
 ) -> None:
     before = snapshot(engine)

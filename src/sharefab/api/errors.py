@@ -29,10 +29,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from sharefab.services.errors import (
     AuthenticationFailed,
@@ -198,7 +197,11 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _too_large(scope: Scope) -> str:
-    limit = scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+    return too_large_detail(scope.get(MAX_BODY_SIZE_SCOPE_KEY))
+
+
+def too_large_detail(limit: int | None) -> str:
+    """The problem detail of a 413 for a body limit of ``limit`` bytes (if known)."""
     return "the request body is too large" + (
         f"; this endpoint accepts at most {limit} bytes" if limit else ""
     )
@@ -298,48 +301,8 @@ async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(500, "an unexpected error occurred; it has been logged")
 
 
-class TooLargeAsProblem:
-    """ASGI middleware turning the plain-text 413 of a route's body limit (FastAPI's
-    ``max_body_size``, answered below the exception handlers) into a problem+json body."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        replacing = False
-
-        async def send_problem(message: Message) -> None:
-            nonlocal replacing
-            if message["type"] == "http.response.start" and message["status"] == 413:
-                content_type = Headers(raw=message.get("headers", [])).get("content-type", "")
-                replacing = not content_type.startswith(PROBLEM_MEDIA_TYPE)
-                if replacing:
-                    detail = _too_large(scope)
-                    response = problem_response(
-                        413, detail, slug="content-too-large", errors=[FieldError("body", detail)]
-                    )
-                    await send(
-                        {
-                            "type": "http.response.start",
-                            "status": 413,
-                            "headers": response.raw_headers,
-                        }
-                    )
-                    await send({"type": "http.response.body", "body": response.body})
-                    return
-            if replacing:
-                return  # the plain-text body was already replaced
-            await send(message)
-
-        await self.app(scope, receive, send_problem)
-
-
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the problem+json handlers on ``app`` (and the 413 rewriting middleware)."""
-    app.add_middleware(TooLargeAsProblem)
+    """Register the problem+json handlers on ``app``."""
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(ServiceError, _on_service)

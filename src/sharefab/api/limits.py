@@ -12,8 +12,8 @@ limits of :func:`route_limits`:
 A body over the limit is refused with a 413 ``application/problem+json`` naming the limit:
 at once when ``Content-Length`` says so (the body is never read), or as soon as the bytes
 counted while the route reads a streamed (chunked) body pass it. Nothing is stored: the
-route never gets the body. Routers that set their own smaller ``max_body_size`` (sites,
-resources, webhooks) keep it.
+route never gets the body. A streamed body's :class:`BodyTooLarge` is answered by the app's
+HTTP error handler (:mod:`sharefab.api.errors`), which reads the limit from the scope.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sharefab.api.errors import problem_response
+from sharefab.api.errors import problem_response, too_large_detail
 from sharefab.api.schemas.common import MAX_JSON_BODY
 from sharefab.config import Settings
 from sharefab.services.errors import FieldError
@@ -71,11 +71,6 @@ class BodyTooLarge(HTTPException):
     def __init__(self, limit: int) -> None:
         super().__init__(413, too_large_detail(limit))
         self.limit = limit
-
-
-def too_large_detail(limit: int) -> str:
-    """The problem detail of a 413 for ``limit``."""
-    return f"the request body is too large; this endpoint accepts at most {limit} bytes"
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 
 from sharefab.api.deps import CurrentUser, SessionDep
-from sharefab.api.schemas.common import MAX_JSON_BODY, PROBLEM_RESPONSES, IdPath, Instant, Offset
+from sharefab.api.schemas.common import PROBLEM_RESPONSES, IdPath, Instant, Offset
 from sharefab.api.schemas.resources import (
     ResourceCreate,
     ResourcePublic,
@@ -22,7 +22,6 @@ router = APIRouter(
     prefix="/resources",
     tags=["resources"],
     responses=PROBLEM_RESPONSES,
-    max_body_size=MAX_JSON_BODY,
 )
 
 #: Query parameter -> taxonomy attribute it filters on.

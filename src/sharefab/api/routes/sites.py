@@ -7,13 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from sharefab.api.deps import CurrentUser, SessionDep
-from sharefab.api.schemas.common import MAX_JSON_BODY, PROBLEM_RESPONSES, IdPath, Offset
+from sharefab.api.schemas.common import PROBLEM_RESPONSES, IdPath, Offset
 from sharefab.api.schemas.sites import SiteCreate, SitePublic, SitesPublic, SiteUpdate
 from sharefab.services import sites as service
 
-router = APIRouter(
-    prefix="/sites", tags=["sites"], responses=PROBLEM_RESPONSES, max_body_size=MAX_JSON_BODY
-)
+router = APIRouter(prefix="/sites", tags=["sites"], responses=PROBLEM_RESPONSES)
 
 Limit = Annotated[int, Query(ge=1, le=500)]
 

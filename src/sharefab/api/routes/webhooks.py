@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response, status
 
 from sharefab.api.deps import CurrentUser, SessionDep, SettingsDep
-from sharefab.api.schemas.common import MAX_JSON_BODY, PROBLEM_RESPONSES, IdPath, Offset
+from sharefab.api.schemas.common import PROBLEM_RESPONSES, IdPath, Offset
 from sharefab.api.schemas.webhooks import (
     DeliveriesPublic,
     DeliveryPublic,
@@ -19,9 +19,7 @@ from sharefab.api.schemas.webhooks import (
 from sharefab.services import webhooks as service
 from sharefab.services.webhook_targets import TargetPolicy
 
-router = APIRouter(
-    prefix="/webhooks", tags=["webhooks"], responses=PROBLEM_RESPONSES, max_body_size=MAX_JSON_BODY
-)
+router = APIRouter(prefix="/webhooks", tags=["webhooks"], responses=PROBLEM_RESPONSES)
 
 Limit = Annotated[int, Query(ge=1, le=500)]
 
