@@ -16,6 +16,8 @@ from sharefab.services.errors import InvalidInput, PermissionDenied
 
 router = APIRouter(prefix="/telemetry", tags=["telemetry"], responses=PROBLEM_RESPONSES)
 
+#: Largest telemetry batch (bytes): enforced before the body is read by
+#: :mod:`sharefab.api.limits`, which answers a larger one with 413.
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_MESSAGES = 10_000
 
@@ -54,8 +56,6 @@ def _ingest(
     session: Session, writer: TelemetryWriter, header: str | None, body: bytes
 ) -> TelemetryIngestResult:
     cred = authenticate_device(session, header)
-    if len(body) > MAX_BODY_BYTES:
-        raise InvalidInput.single("body", f"batch larger than {MAX_BODY_BYTES} bytes")
     good, bad = parse_payload(body)
     if len(good) + len(bad) > MAX_MESSAGES:
         raise InvalidInput.single("body", f"more than {MAX_MESSAGES} messages in one batch")
