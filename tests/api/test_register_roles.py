@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sharefab.services.errors import InvalidInput
+from sharefab.services.orgs import register_organization
+from sharefab.storage.models import Organization
 
 
 def test_registering_as_the_platform_operator_is_refused_and_stores_nothing(
@@ -26,3 +33,19 @@ def test_registering_as_the_platform_operator_is_refused_and_stores_nothing(
 
     body["roles"] = ["buyer"]
     assert client.post("/api/v1/auth/register", json=body).status_code == 201
+
+
+def test_the_service_refuses_the_operator_role_for_every_caller(client: TestClient) -> None:
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    with Session(engine) as session:
+        with pytest.raises(InvalidInput) as refused:
+            register_organization(
+                session,
+                org_name="Back Door Operator Ltd",
+                roles=["operator"],
+                email="boss@back-door.example.com",
+                password="long-enough-password",
+            )
+        assert [e.field for e in refused.value.errors] == ["roles[0]"]
+        assert "granted by the platform" in refused.value.errors[0].message
+        assert session.scalar(select(func.count()).select_from(Organization)) == 0

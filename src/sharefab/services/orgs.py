@@ -32,23 +32,34 @@ def email_taken(session: Session, email: str) -> bool:
     return session.scalar(stmt) != 0
 
 
+#: The roles an organization's admin may give or take away itself.
+SELF_SERVICE_ROLES = ("buyer", "provider")
+#: The role only the platform grants (and only the platform takes away).
+PLATFORM_ROLE = "operator"
+ADMINS = frozenset({"admin"})
+
+
 def register_organization(
     session: Session, *, org_name: str, roles: Sequence[str], email: str, password: str
 ) -> tuple[Organization, User]:
     """Create organization ``org_name`` with ``roles`` and its first user, an admin.
 
-    Raises :class:`InvalidInput` for an empty name, unknown roles or a short password and
+    Raises :class:`InvalidInput` for an empty name, unknown roles, the platform's operator role
+    (granted by the platform, never chosen) or a short password and
     :class:`Conflict` when the organization name or the e-mail is already registered.
     """
     name = org_name.strip()
     errors: list[FieldError] = []
     if not name:
         errors.append(FieldError("org_name", "must not be empty"))
+    usable = ", ".join(SELF_SERVICE_ROLES)
     if not roles:
-        errors.append(FieldError("roles", f"give at least one of: {', '.join(ORG_ROLES)}"))
+        errors.append(FieldError("roles", f"give at least one of: {usable}"))
     for i, role in enumerate(roles):
-        if role not in ORG_ROLES:
-            errors.append(FieldError(f"roles[{i}]", f"unknown role {role!r}; use {ORG_ROLES}"))
+        if role == PLATFORM_ROLE:
+            errors.append(FieldError(f"roles[{i}]", f"the {role} role is granted by the platform"))
+        elif role not in SELF_SERVICE_ROLES:
+            errors.append(FieldError(f"roles[{i}]", f"unknown role {role!r}; use {usable}"))
     if len(password) < MIN_PASSWORD_LENGTH:
         errors.append(FieldError("password", f"must be at least {MIN_PASSWORD_LENGTH} characters"))
     if errors:
@@ -90,13 +101,6 @@ def authenticate(session: Session, email: str, password: str) -> User:
             message, [FieldError("username", message), FieldError("password", message)]
         )
     return user
-
-
-#: The roles an organization's admin may give or take away itself.
-SELF_SERVICE_ROLES = ("buyer", "provider")
-#: The role only the platform grants (and only the platform takes away).
-PLATFORM_ROLE = "operator"
-ADMINS = frozenset({"admin"})
 
 
 def get_organization(session: Session, actor: User, org_id: int) -> Organization:
