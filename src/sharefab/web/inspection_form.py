@@ -5,10 +5,10 @@ defects, a verdict (from the values, or declared) and an optional report file.""
 from __future__ import annotations
 
 import base64
-import math
 from dataclasses import dataclass, field
 
 from sharefab.services.order_work import InspectionInput
+from sharefab.web.form_values import optional_float
 
 ROWS = 4
 DEFECT_ROWS = 2
@@ -36,20 +36,6 @@ def _at(values: list[str], i: int) -> str:
     return values[i].strip() if i < len(values) else ""
 
 
-def _float(text: str, key: str, errors: dict[str, str]) -> float | None:
-    if not text:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        errors[key] = f"{text!r} is not a number"
-        return None
-    if not math.isfinite(value):
-        errors[key] = f"{text!r} is not a finite number"
-        return None
-    return value
-
-
 def parse_inspection(
     form: InspectionForm, report: tuple[str, str, bytes] | None, max_report_bytes: int
 ) -> tuple[InspectionInput | None, dict[str, str]]:
@@ -73,11 +59,11 @@ def parse_inspection(
         if not name:
             errors[f"{where}.name"] = "name the characteristic (e.g. bore)"
             continue
-        value = _float(raw, f"{where}.value", errors)
+        value = optional_float(raw, f"{where}.value", errors)
         if value is None and f"{where}.value" not in errors:
             errors[f"{where}.value"] = "enter the measured value"
-        lower = _float(lo_raw, f"{where}.lower", errors)
-        upper = _float(hi_raw, f"{where}.upper", errors)
+        lower = optional_float(lo_raw, f"{where}.lower", errors)
+        upper = optional_float(hi_raw, f"{where}.upper", errors)
         if lower is not None and upper is not None and lower > upper:
             errors[f"{where}.upper"] = "must not be below the lower limit"
         if value is not None:

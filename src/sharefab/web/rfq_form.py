@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from sharefab.services.rfqs import OperationInput, RfqInput
+from sharefab.web.form_values import optional_float
 from sharefab.web.templating import _ZERO_DECIMAL
 
 #: Operation rows the blank form offers (and the most it accepts).
@@ -174,21 +175,6 @@ def _number(text: str, kind: type, what: str, errors: dict[str, str], key: str) 
     return float(number)
 
 
-def _optional_float(text: str, key: str, errors: dict[str, str]) -> float | None:
-    value = text.strip()
-    if not value:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        errors[key] = f"{value!r} is not a number"
-        return None
-    if not math.isfinite(number):
-        errors[key] = f"{value!r} is not a number"
-        return None
-    return number
-
-
 def parse_form(form: RfqForm) -> tuple[RfqInput | None, dict[str, str]]:
     """The service input, or ``None`` and ``{field: message}``. Blank rows are dropped first,
     so row numbers in messages match the rows shown again."""
@@ -249,8 +235,8 @@ def parse_form(form: RfqForm) -> tuple[RfqInput | None, dict[str, str]]:
             site_id = int(form.delivery_site_id)
         else:
             errors["delivery_site_id"] = "pick one of your sites"
-    lat = _optional_float(form.delivery_lat, "delivery_lat", errors)
-    lon = _optional_float(form.delivery_lon, "delivery_lon", errors)
+    lat = optional_float(form.delivery_lat, "delivery_lat", errors)
+    lon = optional_float(form.delivery_lon, "delivery_lon", errors)
     credit = None
     if form.min_provider_credit.strip():
         try:
