@@ -109,13 +109,10 @@ class InlineExecutor:
             try:
                 results.append(fn(task))
             except Exception as exc:
-                failed = TaskFailed(names[i], i, exc)
-                if not return_exceptions:
-                    raise failed from exc
-                results.append(failed)
+                results.append(TaskFailed(names[i], i, exc))
             if progress is not None:
                 progress(i + 1, len(tasks), names[i])
-        return results
+        return _finish(results, return_exceptions)
 
     def close(self) -> None:
         """Nothing to release."""
