@@ -43,7 +43,7 @@ from sharefab.services.errors import Conflict, FieldError, InvalidInput, NotFoun
 from sharefab.services.ledger import post_transaction
 from sharefab.services.orders import new_order_ref, order_view, record_event
 from sharefab.services.quoting import fresh_quote
-from sharefab.storage.bookings import insert_booking
+from sharefab.storage.bookings import insert_booking, overlap_conditions
 from sharefab.storage.errors import BookingConflict
 from sharefab.storage.market_models import (
     IdempotencyKey,
@@ -120,12 +120,7 @@ _ACCEPT_READ = tuple(
     for with_key in (False, True)
 )
 
-_OVERLAP = (
-    Booking.resource_id == bindparam("rid"),
-    Booking.status != "cancelled",
-    Booking.start_at < bindparam("end"),
-    Booking.end_at > bindparam("start"),
-)
+_OVERLAP = overlap_conditions(bindparam("rid"), bindparam("start"), bindparam("end"))
 #: The pre-check of one lot (see :func:`_booked_meanwhile`), without and with a key.
 _PRECHECK = tuple(
     select(

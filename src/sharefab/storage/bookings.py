@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +35,17 @@ def _require_aware(name: str, value: datetime) -> None:
         raise ValueError(f"{name}: naive datetime {value.isoformat()} refused, give a time zone")
 
 
+def overlap_conditions(resource_id: Any, start_at: Any, end_at: Any) -> tuple[Any, ...]:
+    """WHERE conditions selecting the non-cancelled bookings of ``resource_id`` that overlap
+    ``[start_at, end_at)`` (values or bound parameters). Touching intervals do not overlap."""
+    return (
+        Booking.resource_id == resource_id,
+        Booking.status != "cancelled",
+        Booking.start_at < end_at,
+        Booking.end_at > start_at,
+    )
+
+
 def overlapping_bookings(
     session: Session,
     resource_id: int,
@@ -46,12 +58,7 @@ def overlapping_bookings(
     ``[start_at, end_at)``, oldest first. Touching intervals do not overlap."""
     stmt = (
         select(Booking)
-        .where(
-            Booking.resource_id == resource_id,
-            Booking.status != "cancelled",
-            Booking.start_at < end_at,
-            Booking.end_at > start_at,
-        )
+        .where(*overlap_conditions(resource_id, start_at, end_at))
         .order_by(Booking.id)
     )
     if unit is not None:
