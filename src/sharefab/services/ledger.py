@@ -235,7 +235,9 @@ def _visible_transactions(session: Session, actor: User) -> list[LedgerTransacti
     return list(session.scalars(_with_postings(stmt).order_by(LedgerTransaction.id)))
 
 
-def _owned(actor: User, account: LedgerAccount) -> bool:
+def owns_account(actor: User, account: LedgerAccount) -> bool:
+    """Whether ``actor`` sees ``account``'s postings: its organization's accounts, and the
+    platform's own accounts for a platform operator."""
     return account.org_id == actor.org_id or (actor.is_platform_operator and account.org_id is None)
 
 
@@ -268,7 +270,7 @@ def list_transactions(
             [
                 PostingView(p.account.name, p.amount_minor, p.currency)
                 for p in t.postings
-                if _owned(actor, p.account)
+                if owns_account(actor, p.account)
             ],
         )
         for t in session.scalars(_with_postings(stmt))
@@ -282,7 +284,7 @@ def statement_text(session: Session, actor: User, account_id: int | None = None)
     txs = [to_domain(t) for t in _visible_transactions(session, actor)]
     if account_id is not None:
         row = session.get(LedgerAccount, account_id)
-        if row is None or not _owned(actor, row):
+        if row is None or not owns_account(actor, row):
             raise NotFound("ledger account", account_id)
         return statement_csv(statement(txs, accounts=[_domain_account(row)]))
     if actor.is_platform_operator:

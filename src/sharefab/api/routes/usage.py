@@ -26,6 +26,7 @@ from sharefab.api.schemas.iot import (
 from sharefab.api.schemas.windows import WindowPublic, WindowsPublic
 from sharefab.domain.calendar import Interval
 from sharefab.iot import metering, utilisation
+from sharefab.services.ledger import owns_account
 
 router = APIRouter(tags=["usage"], responses=PROBLEM_RESPONSES)
 
@@ -241,8 +242,7 @@ def bill_usage(
             account=p.account.name, amount_minor=p.amount_minor, currency=p.currency
         )
         for p in tx.postings
-        if p.account.org_id == user.org_id
-        or (user.is_platform_operator and p.account.org_id is None)
+        if owns_account(user, p.account)
     ]
     return UsageBillPublic(
         booking_id=bill.booking_id,
