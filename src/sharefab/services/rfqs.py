@@ -2,7 +2,9 @@
 
 Who sees an RFQ: its buyer organization, and the providers it *reached* (every provider that
 appears in a quote option computed for it; they need the routing and the drawings to work on
-it). Anyone else gets 404. Only the buyer's admins and planners create RFQs.
+it). Anyone else gets 404. Only the buyer's admins and planners create RFQs. A provider lists
+the RFQs that reached it, each with its standing (quoted / won / lost), with
+:func:`list_reached_rfqs`.
 
 Routing rules: at least one operation; every capability is a known taxonomy code and its
 attribute values are valid requests for it; ``quantity >= 1``; ``after`` (positions of the
@@ -15,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from sharefab.domain.geo import validate_point
@@ -25,7 +28,14 @@ from sharefab.domain.taxonomy import UnknownCapability
 from sharefab.services.common import Page, require_role, transaction
 from sharefab.services.errors import FieldError, InvalidInput, NotFound, PermissionDenied
 from sharefab.services.resources import taxonomy
-from sharefab.storage.market_models import Quote, QuoteOption, Rfq, RfqOperation
+from sharefab.storage.market_models import (
+    Order,
+    Quote,
+    QuoteOption,
+    Rfq,
+    RfqOperation,
+    WorkOrder,
+)
 from sharefab.storage.models import Organization, Site, User
 from sharefab.storage.types import utc_now
 
@@ -200,7 +210,7 @@ def visible_rfq(session: Session, actor: User, rfq_id: int) -> Rfq:
     rfq = load_rfq(session, rfq_id)
     if rfq is None:
         raise NotFound("rfq", rfq_id)
-    if rfq.buyer_org_id != actor.org_id and actor.org_id not in reached_providers(session, rfq_id):
+    if rfq.buyer_org_id != actor.org_id and not is_reached(session, actor.org_id, rfq_id):
         raise NotFound("rfq", rfq_id)
     return rfq
 
@@ -226,3 +236,112 @@ def list_rfqs(session: Session, actor: User, *, limit: int = 50, offset: int = 0
         .offset(offset)
     ).all()
     return Page(rows, count)
+
+
+def _names_provider(session: Session, org_id: int) -> ColumnElement[bool]:
+    """SQL: ``quote_options.provider_org_ids`` (a JSON array of ids) holds ``org_id``.
+
+    PostgreSQL: JSONB containment ``@> '[org_id]'`` (served by the GIN index
+    ``ix_quote_options_provider_org_ids``); SQLite: ``EXISTS`` over ``json_each`` of the array.
+    """
+    if session.get_bind(mapper=QuoteOption).dialect.name == "postgresql":
+        return type_coerce(QuoteOption.provider_org_ids, JSONB).contains([org_id])
+    members = func.json_each(QuoteOption.provider_org_ids).table_valued("value")
+    return select(members.c.value).where(members.c.value == org_id).exists()
+
+
+def reached_rfq_ids(session: Session, org_id: int) -> Any:
+    """SQL subquery: ids of the RFQs with a quote option naming provider ``org_id``."""
+    return (
+        select(Quote.rfq_id)
+        .join(QuoteOption, QuoteOption.quote_id == Quote.id)
+        .where(_names_provider(session, org_id))
+    )
+
+
+def is_reached(session: Session, org_id: int, rfq_id: int) -> bool:
+    """Whether RFQ ``rfq_id`` reached provider ``org_id`` (the listing's rule, in SQL)."""
+    found = reached_rfq_ids(session, org_id).where(Quote.rfq_id == rfq_id).exists()
+    return bool(session.scalar(select(found)))
+
+
+ProviderStanding = Literal["quoted", "won", "lost"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReachedRfq:
+    """An RFQ that reached the caller as a provider, and where the caller stands on it.
+
+    ``status``:
+
+    * ``won`` — an order of this RFQ has work orders of the caller's organization;
+      ``order_id`` and ``order_state`` name the newest such order (even if it was cancelled
+      later: the state says so), ``share_minor`` is the sum of the caller's work orders'
+      prices in it, in ``currency``;
+    * ``lost`` — the buyer ordered without the caller: an order of this RFQ that is not
+      cancelled has none of its work (that order is another party's; nothing of it is given);
+    * ``quoted`` — otherwise: no order yet (or only cancelled ones without the caller), so
+      the buyer may still accept an option naming the caller.
+    """
+
+    rfq: Rfq
+    status: ProviderStanding
+    order_id: int | None = None
+    order_state: str | None = None
+    share_minor: int | None = None
+    currency: str | None = None
+
+
+def _standings(session: Session, org_id: int, rfqs: Sequence[Rfq]) -> list[ReachedRfq]:
+    """Each RFQ's :class:`ReachedRfq` for provider ``org_id`` (two queries for the page)."""
+    if not rfqs:
+        return []
+    ids = [r.id for r in rfqs]
+    orders = session.execute(
+        select(Order.id, Order.rfq_id, Order.state, Order.currency)
+        .where(Order.rfq_id.in_(ids))
+        .order_by(Order.id.desc())
+    ).all()
+    shares: dict[int, int] = {}
+    if orders:
+        shares = {
+            order_id: int(total)
+            for order_id, total in session.execute(
+                select(WorkOrder.order_id, func.sum(WorkOrder.price_minor))
+                .where(WorkOrder.order_id.in_([o.id for o in orders]))
+                .where(WorkOrder.provider_org_id == org_id)
+                .group_by(WorkOrder.order_id)
+            )
+        }
+    out = []
+    for rfq in rfqs:
+        of_rfq = [o for o in orders if o.rfq_id == rfq.id]  # newest first
+        won = next((o for o in of_rfq if o.id in shares), None)
+        if won is not None:
+            out.append(ReachedRfq(rfq, "won", won.id, won.state, shares[won.id], won.currency))
+        elif any(o.state != "cancelled" for o in of_rfq):
+            out.append(ReachedRfq(rfq, "lost"))
+        else:
+            out.append(ReachedRfq(rfq, "quoted"))
+    return out
+
+
+def list_reached_rfqs(
+    session: Session, actor: User, *, limit: int = 50, offset: int = 0
+) -> Page[ReachedRfq]:
+    """RFQs that reached the caller's organization as a provider (a quote option computed
+    for them names it), newest first, each with the caller's standing (see
+    :class:`ReachedRfq`). Filtered, counted and paged in SQL; the standings of one page take
+    two more queries. An organization that is both buyer and provider sees its own RFQ here
+    only when one of its quotes named its own resources."""
+    reached = Rfq.id.in_(reached_rfq_ids(session, actor.org_id))
+    count = session.scalar(select(func.count()).select_from(Rfq).where(reached)) or 0
+    rows = session.scalars(
+        select(Rfq)
+        .where(reached)
+        .options(selectinload(Rfq.operations))
+        .order_by(Rfq.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return Page(_standings(session, actor.org_id, rows), count)

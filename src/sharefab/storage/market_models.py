@@ -172,11 +172,21 @@ class QuoteOption(Base):
 
     ``plan`` = ``{"lots": [{operation, resource_id, org_id, site_id, start_at, end_at,
     quantity, price_minor}], "transport": [{from_site_id, to_site_id | "delivery", km,
-    minutes, cost_minor}]}``; ``provider_org_ids`` lists every provider involved.
+    minutes, cost_minor}]}``; ``provider_org_ids`` lists every provider involved (a GIN index
+    serves the providers' list of the RFQs that reached them on PostgreSQL; SQLite, which has
+    no GIN, gets a plain index so that both schemas have the same index names).
     """
 
     __tablename__ = "quote_options"
-    __table_args__ = (CheckConstraint("total_minor >= 0", name="total_nonneg"),)
+    __table_args__ = (
+        CheckConstraint("total_minor >= 0", name="total_nonneg"),
+        Index(
+            "ix_quote_options_provider_org_ids",
+            "provider_org_ids",
+            postgresql_using="gin",
+            postgresql_ops={"provider_org_ids": "jsonb_path_ops"},
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     quote_id: Mapped[int] = mapped_column(ForeignKey("quotes.id", ondelete="CASCADE"), index=True)

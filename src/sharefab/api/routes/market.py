@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Header, Response, UploadFile, status
+from fastapi import APIRouter, File, Header, Query, Response, UploadFile, status
 from fastapi.responses import JSONResponse
 
 from sharefab.api.deps import CurrentUser, SessionDep, SettingsDep
@@ -16,6 +16,8 @@ from sharefab.api.schemas.market import (
     AttachmentPublic,
     OrderPublic,
     QuotePublic,
+    ReachedRfqPublic,
+    ReachedRfqsPublic,
     RfqCreate,
     RfqPublic,
     RfqsPublic,
@@ -48,12 +50,35 @@ def create_rfq(body: RfqCreate, session: SessionDep, user: CurrentUser) -> RfqPu
     return _rfq_public(session, rfqs.create_rfq(session, user, data))
 
 
+def _reached_public(session: Any, item: rfqs.ReachedRfq) -> ReachedRfqPublic:
+    public = _rfq_public(session, item.rfq)
+    return ReachedRfqPublic(
+        **public.model_dump(),
+        your_status=item.status,
+        your_order_id=item.order_id,
+        your_order_state=item.order_state,
+        your_share_minor=item.share_minor,
+        your_share_currency=item.currency,
+    )
+
+
 @rfq_router.get("")
 def list_rfqs(
-    session: SessionDep, user: CurrentUser, limit: int = 50, offset: int = 0
-) -> RfqsPublic:
-    """The caller's RFQs, newest first."""
-    page = rfqs.list_rfqs(session, user, limit=min(max(limit, 1), 500), offset=max(offset, 0))
+    session: SessionDep,
+    user: CurrentUser,
+    limit: int = 50,
+    offset: int = 0,
+    as_: Annotated[Literal["buyer", "provider"], Query(alias="as")] = "buyer",
+) -> RfqsPublic | ReachedRfqsPublic:
+    """The caller's RFQs, newest first; with ``as=provider`` the RFQs that reached the
+    caller's organization as a provider, each with ``your_status`` (quoted, won, lost)."""
+    limit, offset = min(max(limit, 1), 500), max(offset, 0)
+    if as_ == "provider":
+        reached = rfqs.list_reached_rfqs(session, user, limit=limit, offset=offset)
+        return ReachedRfqsPublic(
+            data=[_reached_public(session, r) for r in reached.data], count=reached.count
+        )
+    page = rfqs.list_rfqs(session, user, limit=limit, offset=offset)
     return RfqsPublic(data=[_rfq_public(session, r) for r in page.data], count=page.count)
 
 

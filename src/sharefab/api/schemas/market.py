@@ -115,6 +115,25 @@ class RfqsPublic(BaseModel):
     count: int
 
 
+class ReachedRfqPublic(RfqPublic):
+    """An RFQ that reached the caller as a provider, and where the caller stands on it:
+    ``your_status`` is ``quoted`` (no order yet), ``won`` (an order of it has work of yours:
+    its id and state, your share of its prices) or ``lost`` (the buyer ordered without you)."""
+
+    your_status: Literal["quoted", "won", "lost"]
+    your_order_id: int | None
+    your_order_state: str | None
+    your_share_minor: int | None
+    your_share_currency: str | None
+
+
+class ReachedRfqsPublic(BaseModel):
+    """A page of the RFQs that reached the caller as a provider."""
+
+    data: list[ReachedRfqPublic]
+    count: int
+
+
 class QuoteOptionPublic(ORMModel):
     """A ranked, concrete plan."""
 
