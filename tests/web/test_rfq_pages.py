@@ -164,8 +164,12 @@ def test_another_organisations_rfq_and_quote_are_404(
         sign_in(provider, world.provider_email)
         rfq_id = market.new_rfq(buyer)
         quote = market.get_quotes(buyer, rfq_id)
+        # the provider the quote named reads the RFQ (read-only: no quote, no accept)
+        page = provider.get(f"/rfqs/{rfq_id}")
+        assert page.status_code == 200
+        assert "/accept" not in page.text and 'id="get-quotes"' not in page.text
+        assert outsider.get(f"/rfqs/{rfq_id}").status_code == 404
         for other in (outsider, provider):
-            assert other.get(f"/rfqs/{rfq_id}").status_code == 404
             assert other.post(f"/rfqs/{rfq_id}/quotes").status_code == 404
             accepted = other.post(
                 f"/quotes/{quote.quote_id}/accept", data={"option_id": quote.option_ids[0]}

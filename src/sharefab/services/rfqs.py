@@ -326,6 +326,12 @@ def _standings(session: Session, org_id: int, rfqs: Sequence[Rfq]) -> list[Reach
     return out
 
 
+def standing_on(session: Session, actor: User, rfq: Rfq) -> ReachedRfq:
+    """Where the caller's organization stands, as a provider, on ``rfq`` (see
+    :class:`ReachedRfq`); the caller is assumed to be reached (:func:`visible_rfq`)."""
+    return _standings(session, actor.org_id, [rfq])[0]
+
+
 def list_reached_rfqs(
     session: Session, actor: User, *, limit: int = 50, offset: int = 0
 ) -> Page[ReachedRfq]:

@@ -26,7 +26,7 @@ from sharefab.storage.market_models import Quote, Rfq
 from sharefab.storage.models import Organization, Site
 from sharefab.web.auth import PageSession, RequiredViewer, Viewer
 from sharefab.web.errors import not_found
-from sharefab.web.lookups import error_lines, error_map, site_names
+from sharefab.web.lookups import error_lines, error_map, org_names, site_names
 from sharefab.web.names import all_capabilities, capability_label
 from sharefab.web.quote_view import quote_context
 from sharefab.web.rfq_form import (
@@ -75,10 +75,40 @@ def _render_form(
     return render(request, "rfq_new.html", context, status_code=status)
 
 
+#: RFQs shown per list on the RFQs page (the API pages through all of them).
+RFQS_SHOWN = 100
+
+
+def _is_provider(session: Session, viewer: Viewer) -> bool:
+    org = session.get(Organization, viewer.org_id)
+    return org is not None and "provider" in (org.roles or [])
+
+
+def _standing_row(item: rfqs.ReachedRfq) -> dict[str, Any]:
+    """How a reached provider's standing on an RFQ is shown."""
+    share = (
+        format_money(item.share_minor, item.currency)
+        if item.share_minor is not None and item.currency is not None
+        else None
+    )
+    return {
+        "status": item.status,
+        "label": {
+            "quoted": "quoted – awaiting the buyer",
+            "won": "won",
+            "lost": "lost – the buyer ordered elsewhere",
+        }[item.status],
+        "order_id": item.order_id,
+        "order_state": (item.order_state or "").replace("_", " "),
+        "share": share,
+    }
+
+
 @router.get("/rfqs", name="web_rfqs")
 def rfqs_page(request: Request, session: PageSession, viewer: RequiredViewer) -> Response:
-    """The organisation's RFQs, newest first."""
-    page = rfqs.list_rfqs(session, viewer.user, limit=100, offset=0)
+    """The organisation's RFQs, newest first, and (for providers) the RFQs that reached it
+    with its standing on each: quoted, won (with the order) or lost."""
+    page = rfqs.list_rfqs(session, viewer.user, limit=RFQS_SHOWN, offset=0)
     rows = [
         {
             "id": r.id,
@@ -90,7 +120,28 @@ def rfqs_page(request: Request, session: PageSession, viewer: RequiredViewer) ->
         }
         for r in page.data
     ]
-    return render(request, "rfqs.html", {"rows": rows, "count": page.count})
+    reached = rfqs.list_reached_rfqs(session, viewer.user, limit=RFQS_SHOWN, offset=0)
+    buyers = org_names(session, {item.rfq.buyer_org_id for item in reached.data})
+    reached_rows = [
+        {
+            "id": item.rfq.id,
+            "title": item.rfq.title or f"RFQ {item.rfq.id}",
+            "buyer": buyers.get(item.rfq.buyer_org_id, f"organisation {item.rfq.buyer_org_id}"),
+            "operations": len(item.rfq.operations),
+            "due": format_instant(item.rfq.due_at),
+            **_standing_row(item),
+        }
+        for item in reached.data
+    ]
+    context = {
+        "rows": rows,
+        "count": page.count,
+        "reached_rows": reached_rows,
+        "reached_count": reached.count,
+        "show_reached": reached.count > 0 or _is_provider(session, viewer),
+        "shown": RFQS_SHOWN,
+    }
+    return render(request, "rfqs.html", context)
 
 
 @router.get("/rfqs/new", name="web_rfq_new")
@@ -155,8 +206,16 @@ def _latest_quote_id(session: Session, rfq_id: int) -> int | None:
     )
 
 
-def rfq_context(session: Session, viewer: Viewer, rfq: Rfq, quote_id: int | None) -> dict[str, Any]:
-    """The RFQ's summary and, if any, one quote (the latest unless ``quote_id`` is given)."""
+def rfq_context(
+    session: Session,
+    viewer: Viewer,
+    rfq: Rfq,
+    quote_id: int | None,
+    *,
+    with_quote: bool = True,
+) -> dict[str, Any]:
+    """The RFQ's summary and, if any (and ``with_quote``), one quote (the latest unless
+    ``quote_id`` is given)."""
     sites = site_names(session, [rfq.delivery_site_id] if rfq.delivery_site_id else [])
     ops = [
         {
@@ -192,7 +251,7 @@ def rfq_context(session: Session, viewer: Viewer, rfq: Rfq, quote_id: int | None
     }
     quote = None
     qid = quote_id if quote_id is not None else _latest_quote_id(session, rfq.id)
-    if qid is not None:
+    if qid is not None and with_quote:
         try:
             row = get_quote(session, viewer.user, qid)
         except NotFound:
@@ -205,6 +264,7 @@ def rfq_context(session: Session, viewer: Viewer, rfq: Rfq, quote_id: int | None
         "quote": quote,
         "charts_json": script_json(quote["charts"] if quote else {}),
         "idempotency_key": uuid.uuid4().hex,
+        "standing": None,
     }
 
 
@@ -220,10 +280,16 @@ def _render_rfq(
     status: int = 200,
 ) -> Response:
     try:
-        rfq = rfqs.own_rfq(session, viewer.user, rfq_id)
+        rfq = rfqs.visible_rfq(session, viewer.user, rfq_id)
     except NotFound as exc:
         raise not_found("RFQ") from exc
-    context = rfq_context(session, viewer, rfq, quote_id)
+    if rfq.buyer_org_id != viewer.org_id:  # a provider the RFQ reached: read-only
+        context = rfq_context(session, viewer, rfq, None, with_quote=False)
+        context["standing"] = _standing_row(rfqs.standing_on(session, viewer.user, rfq))
+        buyer = org_names(session, [rfq.buyer_org_id])
+        context["buyer"] = buyer.get(rfq.buyer_org_id, f"organisation {rfq.buyer_org_id}")
+    else:
+        context = rfq_context(session, viewer, rfq, quote_id)
     context.update(notice=notice, problem=problem)
     return render(request, "rfq.html", context, status_code=status)
 
@@ -236,7 +302,8 @@ def rfq_page(
     viewer: RequiredViewer,
     quote: int | None = None,
 ) -> Response:
-    """The buyer's RFQ with its latest (or the given) quote; 404 for anyone else's."""
+    """The buyer's RFQ with its latest (or the given) quote; a provider it reached sees the
+    terms, routing and its standing (read-only: no quotes, no accept); 404 for anyone else."""
     return _render_rfq(request, session, viewer, rfq_id, quote)
 
 
