@@ -20,6 +20,19 @@ in the same transaction:
   before the 72 h notice or when a provider cancels; 90 % later; 50 % in production; from a
   dispute the operator refunds in full) and cancels every booking not yet completed.
 * ``disputed -> settled`` (operator) releases the escrow like a delivery.
+
+**Shipping in parts.** An order's *part* for a provider is that provider's work orders of it.
+``inspected -> shipped`` by a provider marks *its own part* shipped (an
+:class:`~sharefab.storage.market_models.OrderShipment` row with the note, e.g. a tracking
+number); the order itself moves to ``shipped`` — one event, one ``order.*`` webhook — only
+with the call that ships the last part. So a single-provider order ships at once, as before;
+on an order shared by several providers the earlier calls answer ``201`` with the order still
+``inspected`` and ``parts_shipped`` counting up. A provider marking its part again is a
+:class:`~sharefab.services.errors.Conflict` saying when it shipped and how many parts remain.
+A part stays shipped whatever happens next (a failed inspection sending the order back to
+production reworks the parts not yet shipped). The buyer (and the operator) sees every part
+(``parts``: provider, its work orders, when it shipped and the note); a provider sees only its
+own part and the counts.
 """
 
 from __future__ import annotations
@@ -52,7 +65,7 @@ from sharefab.services.common import Page, transaction
 from sharefab.services.errors import Conflict, FieldError, InvalidInput, NotFound, PermissionDenied
 from sharefab.services.ledger import balance_of, post_transaction
 from sharefab.services.webhooks import emit_booking_status, emit_order_event
-from sharefab.storage.market_models import Order, OrderEvent, WorkOrder
+from sharefab.storage.market_models import Order, OrderEvent, OrderShipment, WorkOrder
 from sharefab.storage.models import Booking, User
 from sharefab.storage.types import utc_now
 
@@ -70,7 +83,11 @@ def load_order(session: Session, order_id: int, *, lock: bool = False) -> Order 
     stmt = (
         select(Order)
         .where(Order.id == order_id)
-        .options(selectinload(Order.work_orders), selectinload(Order.events))
+        .options(
+            selectinload(Order.work_orders),
+            selectinload(Order.events),
+            selectinload(Order.shipments),
+        )
     )
     if lock:
         stmt = stmt.with_for_update()
@@ -126,11 +143,58 @@ def work_order_view(w: WorkOrder) -> dict[str, Any]:
     }
 
 
+#: States in which no part of an order can have shipped yet (the shipments are not read).
+_BEFORE_SHIPPING = frozenset({"draft", "quoted", "accepted", "scheduled"})
+
+
+def shipped_parts(order: Order) -> dict[int, tuple[datetime, str]]:
+    """``{provider org: (when, note)}`` of the parts of ``order`` that have shipped.
+
+    An order that moved to ``shipped`` before parts were recorded (no rows) counts every
+    part as shipped by that event."""
+    if order.state in _BEFORE_SHIPPING:
+        return {}
+    parts = {s.provider_org_id: (s.at, s.note) for s in order.shipments}
+    event = next((e for e in order.events if e.to_state == OrderState.SHIPPED), None)
+    if event is not None:
+        for w in order.work_orders:
+            parts.setdefault(w.provider_org_id, (event.at, event.note))
+    return parts
+
+
+def _parts_view(order: Order, actor: User, full: bool) -> dict[str, Any]:
+    providers = sorted({w.provider_org_id for w in order.work_orders})
+    shipped = shipped_parts(order)
+    parts = []
+    for org in providers:
+        if not full and org != actor.org_id:
+            continue
+        at, note = shipped.get(org, (None, ""))
+        parts.append(
+            {
+                "provider_org_id": org,
+                "work_order_ids": [w.id for w in order.work_orders if w.provider_org_id == org],
+                "shipped": org in shipped,
+                "shipped_at": _iso(at),
+                "note": note,
+            }
+        )
+    return {
+        "parts_total": len(providers),
+        "parts_shipped": sum(1 for org in providers if org in shipped),
+        "parts": parts,
+    }
+
+
 def order_view(order: Order, actor: User) -> dict[str, Any]:
     """The order as the caller may see it (JSON-ready; see the module doc)."""
     role = role_on(order, actor)
     full = role is not ActorRole.PROVIDER
     works = [w for w in order.work_orders if full or w.provider_org_id == actor.org_id]
+    allowed = allowed_targets(order.state, role, sole_provider=is_sole_provider(order, actor))
+    mine_shipped = role is ActorRole.PROVIDER and actor.org_id in shipped_parts(order)
+    if mine_shipped and OrderState.SHIPPED in allowed:  # nothing more for it to ship
+        allowed.remove(OrderState.SHIPPED)
     return {
         "id": order.id,
         "ref": order.ref,
@@ -160,12 +224,8 @@ def order_view(order: Order, actor: User) -> dict[str, Any]:
             }
             for e in order.events
         ],
-        "allowed_transitions": [
-            s.value
-            for s in allowed_targets(
-                order.state, role, sole_provider=is_sole_provider(order, actor)
-            )
-        ],
+        **_parts_view(order, actor, full),
+        "allowed_transitions": [s.value for s in allowed],
     }
 
 
@@ -186,7 +246,11 @@ def list_orders(
     rows = session.scalars(
         select(Order)
         .where(cond)
-        .options(selectinload(Order.work_orders), selectinload(Order.events))
+        .options(
+            selectinload(Order.work_orders),
+            selectinload(Order.events),
+            selectinload(Order.shipments),
+        )
         .order_by(Order.id.desc())
         .limit(limit)
         .offset(offset)
@@ -287,6 +351,33 @@ def set_booking_status(session: Session, order: Order, status: str, *, only: lis
         emit_booking_status(session, order, only, status)  # webhooks outbox (market-ops)
 
 
+def _ship_part(session: Session, order: Order, actor: User, note: str, at: datetime) -> bool:
+    """Mark the caller's part of ``order`` shipped; whether every part now has (a
+    :class:`Conflict` when the caller's part already had)."""
+    providers = {w.provider_org_id for w in order.work_orders}
+    shipped = shipped_parts(order)
+    if actor.org_id in shipped:
+        waiting = len(providers - set(shipped))
+        why = (
+            f"was already marked shipped at {shipped[actor.org_id][0].isoformat()}; the order "
+            f"ships when the other {waiting} provider(s) have shipped theirs"
+        )
+        raise Conflict(
+            f"your part of order {order.ref} {why}", [FieldError("to", f"your part {why}")]
+        )
+    row = OrderShipment(
+        order_id=order.id,
+        provider_org_id=actor.org_id,
+        shipped_by_user_id=actor.id,
+        at=at,
+        note=note,
+    )
+    order.shipments.append(row)
+    session.add(row)
+    session.flush()
+    return providers <= {s.provider_org_id for s in order.shipments}
+
+
 def transition_order(
     session: Session,
     actor: User,
@@ -310,7 +401,12 @@ def transition_order(
                 "to", f"unknown order state {target!r}; one of {names}"
             ) from None
         before = order.state
+        sole = is_sole_provider(order, actor)
         try:
+            if target_state is OrderState.SHIPPED and role is ActorRole.PROVIDER:
+                domain_transition(before, target_state, role, sole_provider=sole)  # may it?
+                if not _ship_part(session, order, actor, note, now):
+                    return order_view(order, actor)  # other providers' parts are to come
             record_event(
                 session,
                 order,
@@ -319,7 +415,7 @@ def transition_order(
                 actor=actor,
                 note=note,
                 at=now,
-                sole_provider=is_sole_provider(order, actor),
+                sole_provider=sole,
             )
         except NotYourMove as exc:  # the move exists but is another party's: 403 naming who
             allowed = ", ".join(s.value for s in exc.allowed) or "none"

@@ -1,5 +1,5 @@
-"""Tables of the marketplace: RFQs, quotes, orders, work orders, events, inspections, ratings,
-idempotency keys and the double-entry ledger.
+"""Tables of the marketplace: RFQs, quotes, orders, work orders, events, shipped parts,
+inspections, ratings, idempotency keys and the double-entry ledger.
 
 Registered on ``Base.metadata`` by one import line in :mod:`sharefab.storage.models`; created
 by the migration ``0003_market``.
@@ -236,6 +236,7 @@ class Order(Base):
         back_populates="order", order_by="[WorkOrder.position, WorkOrder.id]"
     )
     events: Mapped[list[OrderEvent]] = relationship(order_by="OrderEvent.id")
+    shipments: Mapped[list[OrderShipment]] = relationship(order_by="OrderShipment.id")
 
 
 class WorkOrder(Base):
@@ -274,6 +275,25 @@ class WorkOrder(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
     order: Mapped[Order] = relationship(back_populates="work_orders")
+
+
+class OrderShipment(Base):
+    """One provider's part of an order marked shipped (its work orders of the order): at most
+    one per provider and order; the order itself moves to ``shipped`` with the last part."""
+
+    __tablename__ = "order_shipments"
+    __table_args__ = (UniqueConstraint("order_id", "provider_org_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    provider_org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="RESTRICT")
+    )
+    shipped_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    at: Mapped[datetime] = mapped_column(default=utc_now)
+    note: Mapped[str] = mapped_column(Text, default="")
 
 
 class OrderEvent(Base):

@@ -201,8 +201,18 @@ class OrderEventPublic(BaseModel):
     note: str
 
 
+class OrderPartPublic(BaseModel):
+    """One provider's part of an order (its work orders) and whether it has shipped."""
+
+    provider_org_id: int
+    work_order_ids: list[int]
+    shipped: bool
+    shipped_at: datetime | None
+    note: str
+
+
 class OrderPublic(BaseModel):
-    """An order as the caller may see it (providers: own work orders, no totals)."""
+    """An order as the caller may see it (providers: own work orders and part, no totals)."""
 
     id: int
     ref: str
@@ -220,6 +230,9 @@ class OrderPublic(BaseModel):
     created_at: datetime
     work_orders: list[WorkOrderPublic]
     events: list[OrderEventPublic]
+    parts_total: int = 0
+    parts_shipped: int = 0
+    parts: list[OrderPartPublic] = Field(default_factory=list)
     allowed_transitions: list[str]
 
 
