@@ -1,5 +1,6 @@
 """Order pages: the organisation's orders (as buyer and as provider) and one order with its
-state, event timeline, work orders, inspections and the transitions the viewer may make."""
+state, event timeline, work orders, inspections, the providers' shipped parts of a shared
+order and the transitions the viewer may make."""
 
 from __future__ import annotations
 
@@ -159,13 +160,25 @@ def order_context(session: Session, viewer: Viewer, view: dict[str, Any]) -> dic
         }
         for e in view["events"]
     ]
+    shared = view.get("parts_total", 0) > 1
+    labels = {**TRANSITION_LABELS, **({"shipped": "Mark your part shipped"} if shared else {})}
     transitions = [
         {
             "to": t,
-            "label": TRANSITION_LABELS.get(t, t.replace("_", " ")),
+            "label": labels.get(t, t.replace("_", " ")),
             "danger": t in ("cancelled", "disputed"),
         }
         for t in view["allowed_transitions"]
+    ]
+    parts = [
+        {
+            "provider": orgs.get(p["provider_org_id"], f"organisation {p['provider_org_id']}"),
+            "work_orders": len(p["work_order_ids"]),
+            "shipped": p["shipped"],
+            "at": format_instant(parse_instant(p["shipped_at"])) if p["shipped_at"] else None,
+            "note": p["note"],
+        }
+        for p in view.get("parts", [])
     ]
     return {
         "o": {
@@ -189,6 +202,12 @@ def order_context(session: Session, viewer: Viewer, view: dict[str, Any]) -> dic
         "work_orders": work_rows,
         "events": events,
         "transitions": transitions,
+        "shipping": {
+            "shared": shared,
+            "total": view.get("parts_total", 0),
+            "shipped": view.get("parts_shipped", 0),
+            "parts": parts,
+        },
     }
 
 
