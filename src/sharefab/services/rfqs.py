@@ -190,16 +190,6 @@ def create_rfq(session: Session, actor: User, data: RfqInput) -> Rfq:
     return rfq
 
 
-def reached_providers(session: Session, rfq_id: int) -> set[int]:
-    """Organizations appearing in any quote option computed for RFQ ``rfq_id``."""
-    rows = session.scalars(
-        select(QuoteOption.provider_org_ids)
-        .join(Quote, Quote.id == QuoteOption.quote_id)
-        .where(Quote.rfq_id == rfq_id)
-    )
-    return {int(org) for orgs in rows for org in orgs}
-
-
 def load_rfq(session: Session, rfq_id: int) -> Rfq | None:
     """RFQ ``rfq_id`` with its operations (one query), or ``None``."""
     return session.get(Rfq, rfq_id, options=[joinedload(Rfq.operations)])
