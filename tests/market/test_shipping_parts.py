@@ -3,6 +3,10 @@ the order moves to ``shipped`` (one event, one webhook per party) with the last 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from threading import Barrier
+
+import pytest
 from fastapi.testclient import TestClient
 from market_helpers import (
     ANODIZE,
@@ -23,6 +27,8 @@ from market_helpers import (
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from sharefab.services import orders
+from sharefab.storage.models import User
 from sharefab.storage.webhook_models import WebhookDelivery
 
 
@@ -150,3 +156,34 @@ def test_a_single_provider_order_ships_at_once_as_before(
     assert len(_shipped_webhooks(app_engine, order["id"])) == 1
     again = assert_problem(event(client, mill_co, order["id"], "shipped"), 409)
     assert "cannot move order from shipped to shipped" in again["detail"]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_the_last_two_parts_shipped_at_once_ship_the_order_exactly_once(
+    client: TestClient, app_engine: Engine
+) -> None:
+    mill_co = register(client, "Suzhou Mills", ["provider"])
+    coat_co = register(client, "Wuxi Coatings", ["provider"])
+    buyer = register(client, "Shanghai Robotics", ["buyer"])
+    machine(client, mill_co, MILL, SUZHOU, name="mill")
+    machine(client, coat_co, ANODIZE, WUXI, name="bath")
+    ops = [operation(MILL, 10, 30), operation(ANODIZE, 10, 5)]
+    oid = _inspected_order(client, buyer, [mill_co, coat_co], ops)["id"]
+    start = Barrier(2)
+
+    def ship(user_id: int) -> str:
+        with Session(app_engine, expire_on_commit=False) as session:
+            user = session.get(User, user_id)
+            assert user is not None
+            session.rollback()
+            start.wait()
+            view = orders.transition_order(session, user, oid, "shipped", platform_fee_bps=300)
+            return str(view["state"])
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        states = sorted(pool.map(ship, [mill_co.user_id, coat_co.user_id]))
+    assert states == ["inspected", "shipped"]  # one saw the other's part, whichever was first
+    final = _view(client, buyer, oid)
+    assert final["state"] == "shipped" and final["parts_shipped"] == 2
+    assert [e["to_state"] for e in final["events"]].count("shipped") == 1
