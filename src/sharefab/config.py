@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     database_url: str = Field(default_factory=_default_database_url)
     secret_key: str = DEV_SECRET_KEY
     access_token_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
+    #: How long a server process trusts a user it verified, without reading it again (see
+    #: :mod:`sharefab.api.user_cache`): a deactivation or role change made elsewhere takes
+    #: effect within this time. 0: read the user on every request.
+    auth_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     mqtt_url: str = "mqtt://127.0.0.1:1883"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

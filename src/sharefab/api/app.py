@@ -24,6 +24,7 @@ from sharefab import __version__
 from sharefab.api.errors import install_error_handlers
 from sharefab.api.limits import install_body_limits
 from sharefab.api.routes import api_routers
+from sharefab.api.user_cache import UserCache
 from sharefab.config import Settings, get_settings
 from sharefab.storage.db import make_engine, make_session_factory
 
@@ -67,6 +68,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = db_engine
     app.state.session_factory = make_session_factory(db_engine)
+    app.state.user_cache = UserCache(settings.auth_cache_seconds)
     # GET requests never write: on SQLite they begin DEFERRED and so do not queue behind
     # writers for the write lock (the option is ignored on PostgreSQL).
     app.state.read_session_factory = make_session_factory(

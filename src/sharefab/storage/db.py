@@ -81,6 +81,12 @@ def _install_sqlite_hooks(
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+#: Connections a PostgreSQL engine keeps open (and as many more in a burst). A server process
+#: runs up to 40 requests at once in worker threads; SQLAlchemy's default of 5 (+10 opened
+#: and closed again per burst) made 32 concurrent clients reconnect constantly.
+PG_POOL_SIZE = 20
+
+
 def make_engine(
     url: str | URL,
     *,
@@ -113,6 +119,8 @@ def make_engine(
         )
         return engine
     kwargs["pool_pre_ping"] = True
+    if not null_pool:
+        kwargs["pool_size"], kwargs["max_overflow"] = PG_POOL_SIZE, PG_POOL_SIZE
     kwargs["connect_args"] = {"options": "-c timezone=UTC"}
     return create_engine(parsed, **kwargs)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 
 from sharefab.api.deps import CurrentUser, SessionDep
 from sharefab.api.schemas.auth import OrganizationPublic
@@ -53,10 +53,11 @@ def read_user(user_id: IdPath, session: SessionDep, user: CurrentUser) -> UserPu
 
 @router.patch("/{user_id}")
 def update_user(
-    user_id: IdPath, body: UserUpdate, session: SessionDep, user: CurrentUser
+    user_id: IdPath, body: UserUpdate, session: SessionDep, user: CurrentUser, request: Request
 ) -> UserPublic:
     """Change a user's role, active flag or password (admins only)."""
     changed = service.update_user(session, user, user_id, **body.model_dump(exclude_unset=True))
+    request.app.state.user_cache.forget(user_id)  # this process sees the change at once
     return UserPublic.model_validate(changed)
 
 
