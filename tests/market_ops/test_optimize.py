@@ -220,6 +220,9 @@ def test_operator_endpoint_reports_kpis_and_refuses_other_users(
     assert refused.headers["content-type"].startswith("application/problem+json")
     with session_factory() as session, session.begin():
         session.get_one(User, tenant.user_id).is_platform_operator = True
+    # made outside the server, like the CLI would: the server trusts the user it verified for
+    # SHAREFAB_AUTH_CACHE_SECONDS; let that time pass
+    client.app.state.user_cache.forget(tenant.user_id)  # type: ignore[attr-defined]
     bookings = _bookings(session_factory)
 
     response = client.post(f"{API}/operator/optimize", json=body, headers=tenant.headers)
