@@ -182,3 +182,40 @@ def _take_until(pool: Any, name: str) -> list[str]:
             return others
         others.append(got)
     raise AssertionError(f"{name} was not reused (got {others})")
+
+
+@pytest.mark.postgres
+def test_postgres_connection_cut_while_idle_is_replaced_on_reuse(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pooled connection the server cut (restart, failover, idle timeout) while it sat idle
+    is pinged and replaced before use; without the ping the request would fail."""
+    from sqlalchemy import exc as sa_exc
+
+    from sharefab.storage import db
+
+    engine = db.make_engine(postgres_url)
+    admin = db.make_engine(postgres_url, null_pool=True)
+    try:
+
+        def cut_pooled_connection() -> None:
+            with engine.connect() as conn:
+                pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            with admin.connect() as conn:
+                assert conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
+                conn.commit()
+
+        monkeypatch.setattr(db, "PG_PING_IDLE_S", 0.0)  # every reuse counts as "was idle"
+        cut_pooled_connection()
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT 1")).scalar_one() == 1
+
+        monkeypatch.setattr(db, "PG_PING_IDLE_S", 3600.0)  # reused at once: not pinged
+        cut_pooled_connection()
+        with pytest.raises(sa_exc.OperationalError), engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        with engine.connect() as conn:  # the failed use invalidated the pool: fresh again
+            assert conn.execute(text("SELECT 1")).scalar_one() == 1
+    finally:
+        engine.dispose()
+        admin.dispose()

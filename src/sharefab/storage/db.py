@@ -9,12 +9,14 @@ execution option ``sqlite_begin="DEFERRED"`` (read-mostly work)::
     reader = make_session_factory(engine.execution_options(sqlite_begin="DEFERRED"))
 
 Every SQLite connection also gets WAL journaling (file databases), foreign keys on and a busy
-timeout. PostgreSQL uses psycopg 3, ``pool_pre_ping`` and a UTC session time zone.
+timeout. PostgreSQL uses psycopg 3, a UTC session time zone, and pings a pooled connection
+before reuse when it has been idle for :data:`PG_PING_IDLE_S` (see :func:`_install_pg_ping`).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +25,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool, StaticPool
 
@@ -85,6 +88,8 @@ def _install_sqlite_hooks(
 #: runs up to 40 requests at once in worker threads; SQLAlchemy's default of 5 (+10 opened
 #: and closed again per burst) made 32 concurrent clients reconnect constantly.
 PG_POOL_SIZE = 20
+#: Seconds a pooled PostgreSQL connection may sit idle before it is pinged on reuse.
+PG_PING_IDLE_S = 5.0
 
 
 def make_engine(
@@ -118,11 +123,39 @@ def make_engine(
             engine, wal=not memory, foreign_keys=sqlite_foreign_keys, default_begin=sqlite_begin
         )
         return engine
-    kwargs["pool_pre_ping"] = True
     if not null_pool:
         kwargs["pool_size"], kwargs["max_overflow"] = PG_POOL_SIZE, PG_POOL_SIZE
     kwargs["connect_args"] = {"options": "-c timezone=UTC"}
-    return create_engine(parsed, **kwargs)
+    engine = create_engine(parsed, **kwargs)
+    if not null_pool:
+        _install_pg_ping(engine)
+    return engine
+
+
+def _install_pg_ping(engine: Engine) -> None:
+    """Ping a pooled connection before reuse if it sat idle for :data:`PG_PING_IDLE_S`; a dead
+    one is replaced (``DisconnectionError`` makes the pool connect afresh).
+
+    ``pool_pre_ping`` pings at every checkout: a round trip per request, about a tenth of
+    the round trips of a refused accept. A connection back in use within seconds was alive a
+    moment ago; one idle for longer may have been cut by a database restart, a failover or a
+    firewall, and is checked. (A restart in the seconds between two uses still fails that
+    one request; SQLAlchemy then invalidates the whole pool.)
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PG_PING_IDLE_S:
+            return  # fresh from connect, or in use moments ago
+        try:
+            engine.dialect.do_ping(dbapi)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"pooled connection was dead: {exc}") from exc
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
