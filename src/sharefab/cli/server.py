@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -34,21 +36,62 @@ def _resolve_db(db: str | None) -> str:
 
 
 def _run_server(
-    url: str, host: str, port: int, webhooks: bool = True, ingest: EmbeddedIngest | None = None
+    url: str,
+    host: str,
+    port: int,
+    webhooks: bool = True,
+    ingest: EmbeddedIngest | None = None,
+    *,
+    workers: int = 1,
+    access_log: bool = True,
 ) -> None:
+    migrate(url)
+    console.print(
+        f"ShareFab on [bold]http://{host}:{port}/[/bold]  (database {_shown(url)}"
+        + (f", {workers} worker processes)" if workers > 1 else ")"),
+        soft_wrap=True,  # one line, whatever the terminal width (URLs stay whole)
+    )
+    serve_one = partial(
+        _serve_worker, url, host, port, webhooks, ingest, access_log=access_log, workers=workers
+    )
+    if workers == 1:
+        serve_one(0)
+        return
+    from sharefab.cli.workers import check_port_free, run_workers
+
+    check_port_free(host, port)
+    code = run_workers(workers, serve_one)
+    if code:  # a worker failed (or was killed: a negative signal number): all were stopped
+        console.print(f"[red]a worker process exited with {code}; stopped the others[/red]")
+        raise typer.Exit(code if code > 0 else 1)
+
+
+def _serve_worker(
+    url: str,
+    host: str,
+    port: int,
+    webhooks: bool,
+    ingest: EmbeddedIngest | None,
+    index: int,
+    *,
+    access_log: bool,
+    workers: int,
+) -> None:
+    """One server process: the site, plus (in the first process only) the webhook dispatcher
+    and the MQTT ingester. With several workers, each listens on its own ``SO_REUSEPORT``
+    socket (see :mod:`sharefab.cli.workers`)."""
     import uvicorn
 
     from sharefab.config import Settings
     from sharefab.web import create_site
 
-    migrate(url)
     settings = Settings(database_url=url, host=host, port=port)
     app = create_site(settings)
-    if webhooks:  # deliver the webhook outbox in a background thread (market-ops)
+    if webhooks and index == 0:  # deliver the webhook outbox in a background thread
         from sharefab.services.webhook_delivery import install_webhook_dispatcher
 
         install_webhook_dispatcher(app)
-    if ingest is not None:  # the MQTT telemetry ingester in this process's lifespan (iot)
+    if ingest is not None and index == 0:  # the MQTT telemetry ingester in this lifespan
         from sharefab.iot.serve import install_mqtt_ingest
 
         def stopped(s: IngestStats) -> None:
@@ -63,8 +106,16 @@ def _run_server(
             f"MQTT ingest: {ingester.topic} on {_shown_mqtt(ingest.mqtt_url)} "
             f"(client id {ingest.client_id})"
         )
-    console.print(f"ShareFab on [bold]http://{host}:{port}/[/bold]  (database {_shown(url)})")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=access_log)
+    server = uvicorn.Server(config)
+    if workers == 1:
+        server.run()
+        return
+    from sharefab.cli.workers import listening_socket
+
+    # Ctrl-C reaches every worker; uvicorn stops cleanly, then re-raises it
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[listening_socket(host, port)])
 
 
 def _shown_mqtt(url: str) -> str:
@@ -160,6 +211,20 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(help="Join $share/<group>/... with other ingesters (--ingest)."),
         ] = None,
+        workers: Annotated[
+            int,
+            typer.Option(
+                envvar="SHAREFAB_WORKERS",
+                min=1,
+                max=64,
+                help="Server processes on the port (one per core is a good start); the "
+                "kernel spreads connections over them (SO_REUSEPORT). Webhooks and --ingest "
+                "run in the first one only.",
+            ),
+        ] = 1,
+        access_log: Annotated[
+            bool, typer.Option(help="Log every request (uvicorn's access log).")
+        ] = True,
     ) -> None:
         """Run the API and the web pages (migrates the database first)."""
         with friendly_errors():
@@ -177,7 +242,15 @@ def register(app: typer.Typer) -> None:
                 # refuse a malformed URL or group before the server starts
                 BrokerAddress.from_url(embedded.mqtt_url)
                 subscription_topic(embedded.share_group)
-            _run_server(_resolve_db(db), host, port, webhooks, embedded)
+            _run_server(
+                _resolve_db(db),
+                host,
+                port,
+                webhooks,
+                embedded,
+                workers=workers,
+                access_log=access_log,
+            )
 
     @app.command()
     def seed(
