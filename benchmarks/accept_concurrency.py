@@ -7,11 +7,13 @@ a quote for each, all computed *before* any accept, so they all aim at the same 
 
 Timed: the real app under uvicorn with ``--workers`` processes; every client (an asyncio task
 with its own aiohttp connection) fires its accepts (best-ranked option, a unique
-``Idempotency-Key`` each) back to back, all clients released together. Then the checks: no two non-cancelled bookings of a (unit-capacity)
-resource overlap (SQL self-join), every accept answered 201 or 409 (a loser gets 409 with a
-fresh quote; nothing else is allowed), every 201 order holds all its bookings and every 409
-left none. Printed: accepts per second (all answers, and wins), latency of wins and losses,
-and ``GET /health`` throughput from the same clients on the same server as the baseline.
+``Idempotency-Key`` each) back to back, all clients released together. Then the checks: no
+two non-cancelled bookings of a (unit-capacity) resource overlap (SQL self-join), every accept
+answered 201 or 409 (a loser gets 409 with a fresh quote; nothing else is allowed), every 201
+order holds all its bookings and every 409 left none. Printed: accepts per second (all answers,
+and wins), latency of wins and losses, CPU of the server, its workers, PostgreSQL and the
+clients, and ``GET /health`` throughput from the same clients on the same server as the
+baseline.
 Goal (issue 4): >= 200 accepts/s.
 
 Run: ``.venv/bin/python -m benchmarks.accept_concurrency [--clients 32] [--per-client 24]
@@ -35,7 +37,14 @@ import httpx
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
-from benchmarks.bench_server import API, login, percentile, running_server, tree_cpu_seconds
+from benchmarks.bench_server import (
+    API,
+    children_cpu_seconds,
+    login,
+    percentile,
+    running_server,
+    tree_cpu_seconds,
+)
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DB_NAME = "sharefab_bench_accept"
@@ -281,10 +290,15 @@ def main(argv: list[str] | None = None) -> None:
         jobs, loops = prepare(base, args)
         setup_s = time.perf_counter() - started
         cpu, pg_cpu = tree_cpu_seconds(base.pid), postgres_cpu()
+        per_worker = children_cpu_seconds(base.pid)
         client_cpu = time.process_time()
         wall, answers = fire(base, jobs, "accept")
         client_cpu = time.process_time() - client_cpu
         accept_cpu = tree_cpu_seconds(base.pid) - cpu
+        worker_shares = sorted(
+            (used - per_worker.get(pid, 0.0)) / wall
+            for pid, used in children_cpu_seconds(base.pid).items()
+        )
         accept_pg_cpu = postgres_cpu_since(pg_cpu)
         loop_wall, loop_answers = fire(base, loops, "loop") if args.loop_per_client else (1, [])
         health_jobs = [(h, [None] * max(len(p), 1) * 4) for h, p in jobs]
@@ -318,6 +332,11 @@ def main(argv: list[str] | None = None) -> None:
         " ms per"
         f" accept answer; both together {(accept_cpu + accept_pg_cpu) / wall:.2f} of the 2 cores"
         f" over the {wall:.2f} s"
+    )
+    print(
+        "  per uvicorn worker (a worker's Python runs on one core at a time): "
+        + ", ".join(f"{share:.2f}" for share in worker_shares)
+        + " of a core"
     )
     print(
         f"  client CPU (this process, all {args.clients} clients): "

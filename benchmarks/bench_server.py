@@ -1,8 +1,6 @@
-"""Server side of the HTTP benchmarks: the real ShareFab app for ``uvicorn --factory``, and
-helpers to run it in a subprocess on a free port.
-
-``uvicorn benchmarks.bench_server:app --factory`` builds ``create_app(Settings())``, so the
-database comes from ``SHAREFAB_DATABASE_URL``; the webhook dispatcher is not started (the
+"""Server side of the HTTP benchmarks: run the real server (``sharefab serve``, API and pages,
+``--workers`` processes each on its own ``SO_REUSEPORT`` socket) in a subprocess on a free
+port, and helpers to measure it. The webhook dispatcher and the access log are off (the
 benchmarks measure request handling).
 """
 
@@ -19,19 +17,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-from fastapi import FastAPI
 
 API = "/api/v1"
 BENCH_SECRET = "benchmark-secret-key-0123456789abcdefghij"
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def app() -> FastAPI:
-    """The API app on ``SHAREFAB_DATABASE_URL`` (uvicorn factory)."""
-    from sharefab.api.app import create_app
-    from sharefab.config import Settings
-
-    return create_app(Settings())
 
 
 class ServerURL(str):
@@ -46,17 +35,24 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU seconds of process ``pid`` and its live children (uvicorn's worker processes)."""
-    total = cpu_seconds(pid)
+def children_cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU seconds of each live child of process ``pid`` (uvicorn's worker processes)."""
+    out = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         if int(fields[1]) == pid:
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+            out[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf(
+                "SC_CLK_TCK"
+            )
+    return out
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of process ``pid`` and its live children (uvicorn's worker processes)."""
+    return cpu_seconds(pid) + sum(children_cpu_seconds(pid).values())
 
 
 def free_port() -> int:
@@ -68,9 +64,9 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(url: str, *, workers: int = 1, timeout_s: float = 120.0) -> Iterator[ServerURL]:
-    """Start uvicorn (``workers`` processes, no access log) on ``url``'s database; yield the
-    base URL (with ``.pid``: with one worker, the process serving requests); stop it
-    afterwards."""
+    """Start ``sharefab serve`` (``workers`` processes, no access log, no webhook dispatcher)
+    on ``url``'s database; yield the base URL (with ``.pid``: with one worker, the process
+    serving requests; with several, their parent); stop it afterwards."""
     port = free_port()
     env = {
         **os.environ,
@@ -79,9 +75,8 @@ def running_server(url: str, *, workers: int = 1, timeout_s: float = 120.0) -> I
         "SHAREFAB_ENV": "test",
     }
     cmd = [
-        sys.executable, "-m", "uvicorn", "benchmarks.bench_server:app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-        "--no-access-log", "--log-level", "warning",
+        sys.executable, "-m", "sharefab", "serve", "--db", url, "--host", "127.0.0.1",
+        "--port", str(port), "--workers", str(workers), "--no-webhooks", "--no-access-log",
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
     base = ServerURL(f"http://127.0.0.1:{port}")
