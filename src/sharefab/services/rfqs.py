@@ -215,11 +215,18 @@ def own_rfq(session: Session, actor: User, rfq_id: int) -> Rfq:
 
 def list_rfqs(session: Session, actor: User, *, limit: int = 50, offset: int = 0) -> Page[Rfq]:
     """The caller's own RFQs, newest first."""
-    mine = Rfq.buyer_org_id == actor.org_id
-    count = session.scalar(select(func.count()).select_from(Rfq).where(mine)) or 0
+    return _rfq_page(session, Rfq.buyer_org_id == actor.org_id, limit, offset)
+
+
+def _rfq_page(
+    session: Session, condition: ColumnElement[bool], limit: int, offset: int
+) -> Page[Rfq]:
+    """The RFQs matching ``condition`` (with their routing), newest first, one page of them,
+    and how many match in all."""
+    count = session.scalar(select(func.count()).select_from(Rfq).where(condition)) or 0
     rows = session.scalars(
         select(Rfq)
-        .where(mine)
+        .where(condition)
         .options(selectinload(Rfq.operations))
         .order_by(Rfq.id.desc())
         .limit(limit)
@@ -330,14 +337,5 @@ def list_reached_rfqs(
     :class:`ReachedRfq`). Filtered, counted and paged in SQL; the standings of one page take
     two more queries. An organization that is both buyer and provider sees its own RFQ here
     only when one of its quotes named its own resources."""
-    reached = Rfq.id.in_(reached_rfq_ids(session, actor.org_id))
-    count = session.scalar(select(func.count()).select_from(Rfq).where(reached)) or 0
-    rows = session.scalars(
-        select(Rfq)
-        .where(reached)
-        .options(selectinload(Rfq.operations))
-        .order_by(Rfq.id.desc())
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    return Page(_standings(session, actor.org_id, rows), count)
+    page = _rfq_page(session, Rfq.id.in_(reached_rfq_ids(session, actor.org_id)), limit, offset)
+    return Page(_standings(session, actor.org_id, page.data), page.count)
