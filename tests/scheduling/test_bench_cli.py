@@ -127,3 +127,24 @@ def test_same_instance_name_in_two_families_gets_each_familys_best_known(tmp_pat
     assert sorted(labels.values()) == ["edata/la01", "vdata/la01"]
     bks = BestKnown()
     assert {labels[p]: bks.lookup(p) for p in instances} == {"edata/la01": 12, "vdata/la01": 11}
+
+
+def test_several_seeds_give_each_run_and_their_mean(tmp_path: Path) -> None:
+    directory = make_dir(tmp_path)
+    out = tmp_path / "out.jsonl"
+    args = ["bench", "fjsp", "--dir", str(directory), "--time-limit", "1", "--workers", "1"]
+    result = runner.invoke(app, [*args, "--seed", "3", "--seeds", "2", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "mean of 2 seeds" in result.output
+    rows = {row["instance"]: row for row in map(json.loads, out.read_text().splitlines())}
+    for row in rows.values():
+        assert set(row) == KEYS | {"seeds", "makespans", "baseline_makespans"}
+        assert row["seeds"] == [3, 4]
+        assert len(row["makespans"]) == len(row["baseline_makespans"]) == 2
+        assert row["makespan"] == sum(row["makespans"]) / 2
+        assert row["baseline_makespan"] == sum(row["baseline_makespans"]) / 2
+    assert rows["tiny"]["makespans"] == [7, 7]
+    k1 = rows["k1"]
+    assert k1["gap_pct"] == round(100 * (k1["makespan"] - 11) / 11, 2)
+    refused = runner.invoke(app, [*args, "--seeds", "0"])
+    assert refused.exit_code == 2 and "--seeds" in refused.output

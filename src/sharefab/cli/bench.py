@@ -25,15 +25,23 @@ console = Console()
 
 @dataclass(slots=True)
 class BenchRow:
-    """One instance: ShareFab's and the baseline's validated makespans against best known."""
+    """One instance: ShareFab's and the baseline's validated makespans against best known.
+
+    With several seeds, ``makespan`` and ``baseline_makespan`` are the means over the seeds
+    (``None`` if any run found no valid plan), ``seconds`` ShareFab's mean time, and
+    ``makespans`` / ``baseline_makespans`` hold each seed's value.
+    """
 
     instance: str
-    makespan: int | None
-    baseline_makespan: int | None
+    makespan: float | None
+    baseline_makespan: float | None
     best_known: int | None
     seconds: float
     baseline_seconds: float = 0.0
     error: str = ""
+    seeds: tuple[int, ...] = ()
+    makespans: tuple[int | None, ...] = ()
+    baseline_makespans: tuple[int | None, ...] = ()
 
     @property
     def gap_pct(self) -> float | None:
@@ -44,18 +52,30 @@ class BenchRow:
         return _gap(self.baseline_makespan, self.best_known)
 
     def as_json(self) -> dict[str, object]:
-        return {
-            "instance": self.instance,
-            "makespan": self.makespan,
-            "baseline_makespan": self.baseline_makespan,
-            "best_known": self.best_known,
-            "gap_pct": _round(self.gap_pct),
-            "baseline_gap_pct": _round(self.baseline_gap_pct),
-            "seconds": round(self.seconds, 3),
-        } | ({"error": self.error} if self.error else {})
+        return (
+            {
+                "instance": self.instance,
+                "makespan": self.makespan,
+                "baseline_makespan": self.baseline_makespan,
+                "best_known": self.best_known,
+                "gap_pct": _round(self.gap_pct),
+                "baseline_gap_pct": _round(self.baseline_gap_pct),
+                "seconds": round(self.seconds, 3),
+            }
+            | (
+                {
+                    "seeds": list(self.seeds),
+                    "makespans": list(self.makespans),
+                    "baseline_makespans": list(self.baseline_makespans),
+                }
+                if len(self.seeds) > 1
+                else {}
+            )
+            | ({"error": self.error} if self.error else {})
+        )
 
 
-def _gap(value: int | None, best: int | None) -> float | None:
+def _gap(value: float | None, best: int | None) -> float | None:
     if value is None or best is None or best <= 0:
         return None
     return 100.0 * (value - best) / best
@@ -118,30 +138,52 @@ def run_instance(
     seed: int,
     best_known: int | None,
     label: str | None = None,
+    seeds: int = 1,
 ) -> BenchRow:
-    """Solve one instance with ShareFab and with the baseline, same limit and workers."""
+    """Solve one instance with ShareFab and with the baseline, same limit and workers, once
+    per seed (``seed``, ``seed + 1``, ... ``seeds`` of them)."""
     label = label or path.stem
     try:
         data = read_fjsp(path)
     except ValueError as exc:
         return BenchRow(label, None, None, best_known, 0.0, error=str(exc))
-    started = time.perf_counter()
-    ours = solve(data, method="auto", time_limit=time_limit, workers=workers, seed=seed)
-    seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    base = solve_baseline(data, time_limit=time_limit, workers=workers, seed=seed)
-    base_seconds = time.perf_counter() - started
-    row = BenchRow(
+    ours: list[int | None] = []
+    theirs: list[int | None] = []
+    seconds = base_seconds = 0.0
+    error = ""
+    runs = tuple(range(seed, seed + seeds))
+    for run_seed in runs:
+        started = time.perf_counter()
+        result = solve(data, method="auto", time_limit=time_limit, workers=workers, seed=run_seed)
+        seconds += time.perf_counter() - started
+        started = time.perf_counter()
+        base = solve_baseline(data, time_limit=time_limit, workers=workers, seed=run_seed)
+        base_seconds += time.perf_counter() - started
+        ours.append(_validated_makespan(data, result))
+        theirs.append(_validated_makespan(data, base))
+        if result.solution is not None and ours[-1] is None:
+            error = "ShareFab plan rejected by the validator"
+    return BenchRow(
         label,
-        _validated_makespan(data, ours),
-        _validated_makespan(data, base),
+        _mean(ours),
+        _mean(theirs),
         best_known,
-        seconds,
-        base_seconds,
+        seconds / len(runs),
+        base_seconds / len(runs),
+        error,
+        runs,
+        tuple(ours),
+        tuple(theirs),
     )
-    if ours.solution is not None and row.makespan is None:
-        row.error = "ShareFab plan rejected by the validator"
-    return row
+
+
+def _mean(values: list[int | None]) -> float | None:
+    """The mean, kept an ``int`` for one value; ``None`` if any value is missing."""
+    if any(v is None for v in values):
+        return None
+    if len(values) == 1:
+        return values[0]
+    return sum(v for v in values if v is not None) / len(values)
 
 
 def run_fjsp_bench(
@@ -150,10 +192,12 @@ def run_fjsp_bench(
     time_limit: float,
     workers: int,
     seed: int = 0,
+    seeds: int = 1,
     json_path: Path | None = None,
     out: Console | None = None,
 ) -> list[BenchRow]:
-    """Run every instance, print a table, write JSON lines; returns the rows."""
+    """Run every instance (``seeds`` times each, from ``seed``), print a table, write JSON
+    lines; returns the rows."""
     out = out or console
     bks = BestKnown()
     rows: list[BenchRow] = []
@@ -178,6 +222,7 @@ def run_fjsp_bench(
                     seed=seed,
                     best_known=bks.lookup(path),
                     label=labels[path],
+                    seeds=seeds,
                 )
                 rows.append(row)
                 if sink is not None:
@@ -187,7 +232,7 @@ def run_fjsp_bench(
     finally:
         if sink is not None:
             sink.close()
-    out.print(render_table(rows, time_limit, workers))
+    out.print(render_table(rows, time_limit, workers, seeds))
     for row in rows:
         if row.error:
             out.print(f"[red]error:[/red] {row.instance}: {row.error}", soft_wrap=True)
@@ -197,12 +242,17 @@ def run_fjsp_bench(
 def _fmt(value: float | int | None, digits: int = 0) -> str:
     if value is None:
         return "-"
+    if not digits and isinstance(value, float):
+        return f"{value:.1f}"  # a mean over seeds
     return f"{value:.{digits}f}" if digits else str(value)
 
 
-def render_table(rows: list[BenchRow], time_limit: float, workers: int) -> Table:
+def render_table(rows: list[BenchRow], time_limit: float, workers: int, seeds: int = 1) -> Table:
     """The result table with a summary line (mean gaps, wins/ties/losses)."""
-    table = Table(title=f"FJSP: ShareFab vs plain CP-SAT, {time_limit:g} s, {workers} workers")
+    title = f"FJSP: ShareFab vs plain CP-SAT, {time_limit:g} s, {workers} workers"
+    if seeds > 1:
+        title += f", mean of {seeds} seeds"
+    table = Table(title=title)
     table.add_column("instance", no_wrap=True)
     for name in ("ShareFab", "baseline", "best known", "gap %", "baseline gap %", "s"):
         table.add_column(name, justify="right")
@@ -251,7 +301,18 @@ def fjsp(
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write one JSON object per instance here.")
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (the first, with --seeds).")] = 0,
+    seeds: Annotated[
+        int,
+        typer.Option(
+            "--seeds",
+            min=1,
+            max=100,
+            help="Runs per instance and method, with seeds SEED, SEED+1, ...; the table and "
+            "the JSON give the means (and the JSON each run's makespan), which separates a "
+            "real difference from run-to-run noise.",
+        ),
+    ] = 1,
 ) -> None:
     """Run ShareFab's best method and a plain CP-SAT baseline on every .fjs file in DIR."""
     if not directory.is_dir():
@@ -269,7 +330,12 @@ def fjsp(
         raise typer.Exit(2)
     try:
         rows = run_fjsp_bench(
-            instances, time_limit=time_limit, workers=workers, seed=seed, json_path=json_path
+            instances,
+            time_limit=time_limit,
+            workers=workers,
+            seed=seed,
+            seeds=seeds,
+            json_path=json_path,
         )
     except ValueError as exc:  # e.g. a malformed bks.csv
         console.print(f"[red]error:[/red] {exc}")
