@@ -164,7 +164,7 @@ def _structured_rule(
             else:
                 end = parsed
     if errors:
-        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
+        raise InvalidInput.of(errors)
     assert start is not None and end is not None
     return RecurringRule(days, start, end, tz, valid_from, valid_until)
 

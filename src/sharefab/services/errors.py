@@ -37,6 +37,12 @@ class InvalidInput(ServiceError, ValueError):
         """An error about exactly one field, whose message is also the detail."""
         return cls(f"{field}: {message}", [FieldError(field, message)])
 
+    @classmethod
+    def of(cls, errors: list[FieldError]) -> InvalidInput:
+        """An error about each of ``errors``; the detail lists them all (``field: message``,
+        separated by ``; ``)."""
+        return cls("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
+
 
 class NotFound(ServiceError):
     """The object does not exist *or the caller may not see it* (existence is not leaked)."""

@@ -63,7 +63,7 @@ def register_organization(
     if len(password) < MIN_PASSWORD_LENGTH:
         errors.append(FieldError("password", f"must be at least {MIN_PASSWORD_LENGTH} characters"))
     if errors:
-        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
+        raise InvalidInput.of(errors)
     with transaction(session):
         if session.scalar(select(Organization.id).where(Organization.name == name)) is not None:
             raise Conflict(
@@ -132,7 +132,7 @@ def set_roles(session: Session, actor: User, org_id: int, roles: Sequence[str]) 
             FieldError("roles", f"an organization keeps at least one role; give any of: {usable}")
         )
     if errors:
-        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
+        raise InvalidInput.of(errors)
     had = set(org.roles or [])
     wanted = set(roles)
     if (PLATFORM_ROLE in had) != (PLATFORM_ROLE in wanted):

@@ -220,7 +220,7 @@ def check_capabilities(
 
 def _raise_if(errors: list[FieldError]) -> None:
     if errors:
-        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
+        raise InvalidInput.of(errors)
 
 
 def _check_site(session: Session, actor: User, site_id: Any) -> list[FieldError]:

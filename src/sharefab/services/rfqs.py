@@ -106,7 +106,7 @@ def _check_operations(ops: Sequence[OperationInput]) -> list[FieldError]:
 
 def _raise(errors: list[FieldError]) -> None:
     if errors:
-        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
+        raise InvalidInput.of(errors)
 
 
 def require_buyer_org(session: Session, actor: User) -> None:

@@ -76,7 +76,7 @@ class ResourceHit:
 
 def _raise(errors: list[FieldError]) -> None:
     if errors:
-        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
+        raise InvalidInput.of(errors)
 
 
 def _check_query(q: ResourceQuery) -> list[str] | None:

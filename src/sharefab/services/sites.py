@@ -28,7 +28,7 @@ def _check(values: dict[str, Any], session: Session) -> None:
     if cluster_id is not None and session.get(Cluster, cluster_id) is None:
         errors.append(FieldError("cluster_id", f"cluster {cluster_id} does not exist"))
     if errors:
-        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
+        raise InvalidInput.of(errors)
 
 
 def _refuse_duplicate_name(

@@ -307,7 +307,7 @@ def _check_event_types(event_types: Sequence[str]) -> list[str]:
         if name not in EVENT_TYPES and name != ALL_EVENTS
     ]
     if errors:
-        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
+        raise InvalidInput.of(errors)
     return sorted(set(event_types))
 
 
