@@ -131,11 +131,13 @@ TRANSITIONS: dict[tuple[OrderState, OrderState], frozenset[ActorRole]] = {
 }
 """Every allowed ``(from, to)`` pair and the roles that may perform it."""
 
+_SHARED_CANCEL = (
+    "a provider may cancel only an order no other provider works on (ask the platform "
+    "operator to re-plan or cancel this one)"
+)
 SOLE_PROVIDER_MOVES: dict[tuple[OrderState, OrderState], str] = {
-    (S.ACCEPTED, S.CANCELLED): "a provider may cancel only an order no other provider works "
-    "on (ask the platform operator to re-plan or cancel this one)",
-    (S.SCHEDULED, S.CANCELLED): "a provider may cancel only an order no other provider works "
-    "on (ask the platform operator to re-plan or cancel this one)",
+    (S.ACCEPTED, S.CANCELLED): _SHARED_CANCEL,
+    (S.SCHEDULED, S.CANCELLED): _SHARED_CANCEL,
     (S.IN_PRODUCTION, S.INSPECTED): "other providers work on this order: it becomes inspected "
     "when every work order is done and an inspection passes (record yours with "
     "POST /orders/{id}/inspections)",

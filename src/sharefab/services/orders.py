@@ -78,17 +78,17 @@ def new_order_ref() -> str:
     return "ORD-" + uuid.uuid4().hex[:12].upper()
 
 
+#: What an order view reads besides the order: work orders, events and shipped parts.
+_ORDER_PARTS = (
+    selectinload(Order.work_orders),
+    selectinload(Order.events),
+    selectinload(Order.shipments),
+)
+
+
 def load_order(session: Session, order_id: int, *, lock: bool = False) -> Order | None:
     """Order ``order_id`` with work orders and events (row-locked for update with ``lock``)."""
-    stmt = (
-        select(Order)
-        .where(Order.id == order_id)
-        .options(
-            selectinload(Order.work_orders),
-            selectinload(Order.events),
-            selectinload(Order.shipments),
-        )
-    )
+    stmt = select(Order).where(Order.id == order_id).options(*_ORDER_PARTS)
     if lock:
         stmt = stmt.with_for_update()
     return session.scalars(stmt).first()
@@ -246,11 +246,7 @@ def list_orders(
     rows = session.scalars(
         select(Order)
         .where(cond)
-        .options(
-            selectinload(Order.work_orders),
-            selectinload(Order.events),
-            selectinload(Order.shipments),
-        )
+        .options(*_ORDER_PARTS)
         .order_by(Order.id.desc())
         .limit(limit)
         .offset(offset)

@@ -49,9 +49,10 @@ def _own_sites(session: Session, viewer: Viewer) -> list[Site]:
     )
 
 
-def _is_buyer(session: Session, viewer: Viewer) -> bool:
+def _org_has_role(session: Session, viewer: Viewer, role: str) -> bool:
+    """Whether the viewer's organisation has ``role`` (``buyer`` or ``provider``)."""
     org = session.get(Organization, viewer.org_id)
-    return org is not None and "buyer" in (org.roles or [])
+    return org is not None and role in (org.roles or [])
 
 
 def _render_form(
@@ -70,18 +71,13 @@ def _render_form(
         "taxonomy": all_capabilities(),
         "sites": _own_sites(session, viewer),
         "currencies": CURRENCIES,
-        "is_buyer": _is_buyer(session, viewer),
+        "is_buyer": _org_has_role(session, viewer, "buyer"),
     }
     return render(request, "rfq_new.html", context, status_code=status)
 
 
 #: RFQs shown per list on the RFQs page (the API pages through all of them).
 RFQS_SHOWN = 100
-
-
-def _is_provider(session: Session, viewer: Viewer) -> bool:
-    org = session.get(Organization, viewer.org_id)
-    return org is not None and "provider" in (org.roles or [])
 
 
 def _standing_row(item: rfqs.ReachedRfq) -> dict[str, Any]:
@@ -138,7 +134,7 @@ def rfqs_page(request: Request, session: PageSession, viewer: RequiredViewer) ->
         "count": page.count,
         "reached_rows": reached_rows,
         "reached_count": reached.count,
-        "show_reached": reached.count > 0 or _is_provider(session, viewer),
+        "show_reached": reached.count > 0 or _org_has_role(session, viewer, "provider"),
         "shown": RFQS_SHOWN,
     }
     return render(request, "rfqs.html", context)
